@@ -1,0 +1,34 @@
+# Two entry points (see README.md):
+#   make run    set everything up, then execute the reference-solution notebook and print its test accuracy
+#   make test   set everything up, then run the test suite
+# SIGNS_DIR=/path/to/folder copies the data from a local folder instead of downloading it.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SIGNS_DIR ?=
+
+.PHONY: run test setup data lint clean-venv
+
+run: setup
+	$(PY) -m resnets_kit.run_notebook
+
+test: setup
+	$(PY) -m pytest
+
+setup: $(VENV)/.installed data
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+data: $(VENV)/.installed
+	$(PY) -m resnets_kit.data $(if $(SIGNS_DIR),--from "$(SIGNS_DIR)")
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,385 @@
+"""Public tests for the ResNet50 assignment: ``identity_block_test``, ``convolutional_block_test``
+and ``ResNet50_test``.
+
+Each test runs the student's function on deterministic inputs and initializers, then checks, in
+order: the signature, the output shape, the structure (a per-layer summary of the layers the
+function builds: class, inputs, settings, output shape, parameter count) and the output values
+with ``training=False`` and ``training=True``. The first failed check raises
+:class:`test_utils.PublicTestFailure` (an ``AssertionError``) whose message names the check, what
+was expected, what was received and the likely mistake. When every check passes the test prints
+one line saying so.
+
+The expected values live in ``reference_outputs.json``, written by
+``python -m resnets_kit.references`` from the reference solution; they are never typed by hand.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+
+import numpy as np
+
+from test_utils import (
+    compare_summaries,
+    compare_values,
+    failure,
+    import_tensorflow,
+    layer_summary,
+)
+
+tf = import_tensorflow()
+import keras  # noqa: E402  (after the quiet TensorFlow import)
+
+REFERENCE_FILE = Path(__file__).resolve().parent / "reference_outputs.json"
+
+# ---------------------------------------------------------------------------------------------
+# Test cases: the single definition used both by the tests and by the script that writes the
+# reference outputs.
+# ---------------------------------------------------------------------------------------------
+
+
+def test_input(shape=(3, 4, 4, 3)) -> np.ndarray:
+    """A deterministic float32 input batch with varied values in [-1, 1] (no random generator)."""
+    n = int(np.prod(shape))
+    return np.sin(0.37 * np.arange(n, dtype=np.float64) + 0.5).reshape(shape).astype(np.float32)
+
+
+def constant_initializer(value=0.1):
+    """An initializer factory with the ``initializer(seed=0)`` call form of the graded functions,
+    returning ``keras.initializers.Constant(value)`` whatever the seed."""
+
+    def make(seed=0):
+        return keras.initializers.Constant(value)
+
+    make.__name__ = f"constant_initializer({value})"
+    return make
+
+
+IDENTITY_CASES = [
+    # name, input shape, f, filters, training, initializer (None: the function's default)
+    {
+        "name": "f=2, filters=[4, 5, 3], training=False",
+        "shape": [3, 4, 4, 3],
+        "f": 2,
+        "filters": [4, 5, 3],
+        "training": False,
+        "initializer": None,
+    },
+    {
+        "name": "f=2, filters=[4, 5, 3], training=True",
+        "shape": [3, 4, 4, 3],
+        "f": 2,
+        "filters": [4, 5, 3],
+        "training": True,
+        "initializer": None,
+    },
+    {
+        "name": "f=3, filters=[2, 3, 3], training=True, constant initializer",
+        "shape": [3, 4, 4, 3],
+        "f": 3,
+        "filters": [2, 3, 3],
+        "training": True,
+        "initializer": 0.1,
+    },
+]
+
+CONVOLUTIONAL_CASES = [
+    {
+        "name": "f=2, filters=[2, 4, 6], s=2, training=False",
+        "shape": [3, 4, 4, 3],
+        "f": 2,
+        "filters": [2, 4, 6],
+        "s": 2,
+        "training": False,
+        "initializer": None,
+    },
+    {
+        "name": "f=2, filters=[2, 4, 6], s=2, training=True",
+        "shape": [3, 4, 4, 3],
+        "f": 2,
+        "filters": [2, 4, 6],
+        "s": 2,
+        "training": True,
+        "initializer": None,
+    },
+    {
+        "name": "f=3, filters=[3, 5, 4], s=1, training=True, constant initializer",
+        "shape": [3, 4, 4, 3],
+        "f": 3,
+        "filters": [3, 5, 4],
+        "s": 1,
+        "training": True,
+        "initializer": 0.1,
+    },
+]
+
+RESNET50_CASE = {"input_shape": [64, 64, 3], "classes": 6}
+
+
+def case_kwargs(case: dict) -> dict:
+    """Keyword arguments of a block call for one test case (input tensor excluded)."""
+    kwargs = {"f": case["f"], "filters": list(case["filters"]), "training": case["training"]}
+    if "s" in case:
+        kwargs["s"] = case["s"]
+    if case["initializer"] is not None:
+        kwargs["initializer"] = constant_initializer(case["initializer"])
+    return kwargs
+
+
+def run_block(function, case: dict) -> np.ndarray:
+    """Call a block function eagerly on the case's input; return the output as a numpy array."""
+    X = tf.constant(test_input(tuple(case["shape"])))
+    return np.asarray(function(X, **case_kwargs(case)))
+
+
+def block_summary(function, case: dict) -> list[dict]:
+    """Per-layer summary of the layers a block function builds on a symbolic input."""
+    X = keras.Input(shape=tuple(case["shape"][1:]))
+    Y = function(X, **case_kwargs(case))
+    return layer_summary(keras.Model(X, Y))
+
+
+def load_references(path: Path = REFERENCE_FILE) -> dict:
+    """Read the reference outputs written by ``python -m resnets_kit.references``."""
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing. It ships with the assignment; restore it (or regenerate it with "
+            "`python -m resnets_kit.references`)."
+        )
+    return json.loads(path.read_text())
+
+
+# ---------------------------------------------------------------------------------------------
+# The checks shared by the tests
+# ---------------------------------------------------------------------------------------------
+
+_ERROR_HINTS = [
+    (
+        "NotImplementedError",
+        "the function is not written yet: replace `raise NotImplementedError()` with your code.",
+    ),
+    (
+        "incompatible shapes",
+        "the main path and the shortcut must have the same shape at the Add: check "
+        "padding='same' on the f x f convolution, the strides (s only on the first 1x1 convolution and the "
+        "shortcut), and that the last convolutions have F3 filters.",
+    ),
+    (
+        "unexpected keyword argument 'dtype'",
+        "a Keras layer received an initializer factory instead of an "
+        "initializer: pass kernel_initializer=initializer(seed=0) (called), not initializer.",
+    ),
+    (
+        "unexpected keyword argument 'training'",
+        "keep the `training` parameter in the function's signature "
+        "and pass it on to every BatchNormalization: BatchNormalization(axis=3)(X, training=training).",
+    ),
+    (
+        "zero or negative",
+        "the height and width shrank to nothing before the end of the network: too many "
+        "stride-2 steps (stage 2's convolutional block uses s=1) or pooling with the wrong size.",
+    ),
+    (
+        "KerasTensor",
+        "use only Keras layers (keras.layers) on the tensors inside the function, not "
+        "TensorFlow or NumPy operations.",
+    ),
+]
+
+
+def _call(function_name: str, call, check: str):
+    """Run ``call()``; turn an exception into a failure that quotes it and gives a hint."""
+    try:
+        return call()
+    except AssertionError:
+        raise
+    except Exception as err:  # a student's function can raise anything
+        text = f"{type(err).__name__}: {err}"
+        hint = next(
+            (h for pattern, h in _ERROR_HINTS if pattern in text),
+            "read the error above; it comes from your code.",
+        )
+        raise failure(
+            function_name, check, "", "the function to run without error", text.strip(), hint
+        ) from err
+
+
+def _check_signature(function, name: str, parameters: dict) -> None:
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return
+    for parameter, default in parameters.items():
+        if parameter not in signature.parameters:
+            raise failure(
+                name,
+                "signature",
+                "",
+                f"a parameter named `{parameter}`",
+                f"parameters {list(signature.parameters)}",
+                "keep the function's signature as given; the tests call it by these names.",
+            )
+        if default is not inspect.Parameter.empty:
+            received = signature.parameters[parameter].default
+            if received != default and not (
+                callable(default)
+                and getattr(received, "__name__", None) == getattr(default, "__name__", None)
+            ):
+                raise failure(
+                    name,
+                    "signature",
+                    f"the default of `{parameter}`",
+                    repr(default),
+                    repr(received),
+                    "keep the defaults of the signature as given.",
+                )
+
+
+def _block_test(function, name: str, key: str, cases: list[dict], references: dict | None) -> None:
+    references = references or load_references()
+    ref = references[key]
+    first = cases[0]
+    context = {"filters": first["filters"], "f": first["f"], "s": first.get("s", 1)}
+
+    output = _call(
+        name, lambda: run_block(function, first), f"runs on an input of shape {tuple(first['shape'])}"
+    )
+    expected_shape = tuple(ref["cases"][0]["output_shape"])
+    if output.shape != expected_shape:
+        raise failure(
+            name,
+            "output shape",
+            f"case {first['name']}",
+            expected_shape,
+            output.shape,
+            "the output keeps the batch size; its height and width are divided by the stride "
+            "(s in a convolutional block, 1 in an identity block) and it has F3 channels.",
+        )
+
+    received = _call(name, lambda: block_summary(function, first), "builds on a symbolic keras.Input")
+    compare_summaries(name, ref["structure"], received, context)
+
+    for case, ref_case in zip(cases, ref["cases"], strict=True):
+        output = _call(name, lambda case=case: run_block(function, case), f"runs for {case['name']}")
+        if case["training"]:
+            hint = (
+                "the structure matched, but the values with training=True differ: check that every "
+                "BatchNormalization is called with training=training."
+            )
+        else:
+            hint = (
+                "the structure matched, but the values differ: check which tensor feeds each layer "
+                "and the order of the operations (the last ReLU comes after the Add)."
+            )
+        compare_values(name, f"values for {case['name']}", ref_case["output"], output, hint)
+
+    checks = ["signature", "output shape", "structure (layer by layer)"]
+    checks += [f"values for {case['name']}" for case in cases]
+    print(f"{name}_test: all {len(checks)} checks passed ({'; '.join(checks)}).")
+
+
+# ---------------------------------------------------------------------------------------------
+# The public tests
+# ---------------------------------------------------------------------------------------------
+
+
+def identity_block_test(target, references: dict | None = None) -> None:
+    """Check a student's ``identity_block(X, f, filters, training=True, initializer=random_uniform)``.
+
+    Args:
+        target: the student's function.
+        references: the reference outputs (read from ``reference_outputs.json`` when ``None``).
+
+    Raises:
+        test_utils.PublicTestFailure: at the first failed check, with expected, received and a hint.
+    """
+    _check_signature(
+        target,
+        "identity_block",
+        {
+            "X": inspect.Parameter.empty,
+            "f": inspect.Parameter.empty,
+            "filters": inspect.Parameter.empty,
+            "training": True,
+        },
+    )
+    _block_test(target, "identity_block", "identity_block", IDENTITY_CASES, references)
+
+
+def convolutional_block_test(target, references: dict | None = None) -> None:
+    """Check a student's ``convolutional_block(X, f, filters, s=2, training=True, initializer=glorot_uniform)``.
+
+    Args:
+        target: the student's function.
+        references: the reference outputs (read from ``reference_outputs.json`` when ``None``).
+
+    Raises:
+        test_utils.PublicTestFailure: at the first failed check, with expected, received and a hint.
+    """
+    _check_signature(
+        target,
+        "convolutional_block",
+        {
+            "X": inspect.Parameter.empty,
+            "f": inspect.Parameter.empty,
+            "filters": inspect.Parameter.empty,
+            "s": 2,
+            "training": True,
+        },
+    )
+    _block_test(target, "convolutional_block", "convolutional_block", CONVOLUTIONAL_CASES, references)
+
+
+def ResNet50_test(target, references: dict | None = None) -> None:
+    """Check a student's ``ResNet50(input_shape=(64, 64, 3), classes=6)`` layer by layer.
+
+    Builds the model, then compares its per-layer summary (class, inputs, output shape, parameter
+    count, and per layer type: padding, strides, kernel size, filters, activation, initializer,
+    BatchNorm axis and training argument, pool size) with the reference, and its total number of
+    parameters (23,600,006 for the reference, as ``keras.applications.ResNet50`` with 6 classes).
+
+    Args:
+        target: the student's ``ResNet50`` function (or a built ``keras.Model``).
+        references: the reference outputs (read from ``reference_outputs.json`` when ``None``).
+
+    Raises:
+        test_utils.PublicTestFailure: at the first failed check, with expected, received and a hint.
+    """
+    references = references or load_references()
+    ref = references["ResNet50"]
+    name = "ResNet50"
+    if isinstance(target, keras.Model):
+        model = target
+    else:
+        model = _call(
+            name,
+            lambda: target(input_shape=tuple(RESNET50_CASE["input_shape"]), classes=RESNET50_CASE["classes"]),
+            "builds the model",
+        )
+    if not isinstance(model, keras.Model):
+        raise failure(
+            name,
+            "returns a model",
+            "",
+            "a keras.Model",
+            type(model).__name__,
+            "end with model = Model(inputs=X_input, outputs=X) and return model.",
+        )
+    received = _call(name, lambda: layer_summary(model), "summarises the model")
+    compare_summaries(name, ref["summary"], received, {})
+    total = model.count_params()
+    if total != ref["total_params"]:
+        raise failure(
+            name,
+            "number of parameters",
+            "",
+            f"{ref['total_params']:,}",
+            f"{total:,}",
+            "compare model.summary() with the specification stage by stage.",
+        )
+    print(
+        f"{name}_test: all checks passed ({len(received)} layers match the specification layer by layer; "
+        f"{total:,} parameters)."
+    )

@@ -1,0 +1,14 @@
+"""Tooling for the resnets-keras course assignment.
+
+Modules:
+    data          the data command: places the SIGNS h5 files in ``datasets/`` with sha256 checks.
+    solution      reads the reference solution out of the source notebook.
+    references    writes ``reference_outputs.json`` from the reference solution.
+    figures       draws the notebook's figures into ``images/``.
+    run_notebook  executes a notebook end to end and reports its test accuracy.
+"""
+
+from pathlib import Path
+
+#: Root of the repository (the folder that holds README.md).
+REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,686 @@
+"""The data command: place the SIGNS h5 files in ``datasets/``, verified by sha256.
+
+Usage::
+
+    python -m resnets_kit.data [--from DIR] [--dest DIR] [--dataset signs|digits] [--force]
+
+The command puts ``train_signs.h5`` and ``test_signs.h5`` into the destination folder
+(default ``datasets/`` at the repository root). It takes them from the first source that applies:
+
+1. the folder given with ``--from DIR``;
+2. the folder named by the environment variable ``SIGNS_DIR``;
+3. a local copy found next to the repository, ``../shared/datasets/signs-cs230-jpeg64``
+   (``../shared/datasets/sign-language-digits`` for ``--dataset digits``);
+4. a download from pinned public mirrors (SIGNS only).
+
+Every file is checked against :data:`KNOWN_FILES`, a table of sha256 digests and sizes of the
+known data files. Files are written to a temporary ``*.part`` file in the destination folder,
+verified, then moved into place with :func:`os.replace`, so a failed or interrupted fetch leaves
+nothing behind. A destination file that is already a known file is left alone (unless
+``--force``); a destination file with an unknown digest is never overwritten without ``--force``.
+
+Exit status: 0 on success, 1 on failure (with a one-paragraph message on stderr), 2 for a usage
+error, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from resnets_kit import REPO_ROOT
+
+__all__ = [
+    "DATASETS",
+    "DEFAULT_DEST",
+    "FILE_NAMES",
+    "KNOWN_FILES",
+    "LOCAL_FOLDERS",
+    "MIRRORS",
+    "DataError",
+    "KnownFile",
+    "copy_verified",
+    "download_verified",
+    "fetch_dataset",
+    "find_local_source",
+    "identify",
+    "main",
+    "sha256_of",
+    "verify_file",
+]
+
+#: Default destination folder.
+DEFAULT_DEST = REPO_ROOT / "datasets"
+
+#: The two file names, by split.
+FILE_NAMES = {"train": "train_signs.h5", "test": "test_signs.h5"}
+
+#: Dataset names accepted by ``--dataset``, with a human-readable description.
+DATASETS = {
+    "signs": "SIGNS (deeplearning.ai hand signs, digits 0-5)",
+    "digits": "Sign Language Digits 0-5 (Apache-2.0, ardamavi/Sign-Language-Digits-Dataset)",
+}
+
+#: Environment variable naming a local folder that holds the two files.
+SOURCE_ENV = "SIGNS_DIR"
+
+#: Network timeout for one download request, in seconds.
+DOWNLOAD_TIMEOUT = 60.0
+
+_CHUNK = 1 << 20  # 1 MiB
+_FIX = (
+    "Pass --from DIR with a folder holding train_signs.h5 and test_signs.h5, "
+    f"or set {SOURCE_ENV} to such a folder."
+)
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    """One known data file.
+
+    Attributes:
+        sha256: the file's sha256 digest, 64 lower-case hex characters.
+        dataset: ``"signs"`` or ``"digits"`` (see :data:`DATASETS`).
+        variant: which version of the data, e.g. ``"original"`` or ``"cs230-jpeg64"``.
+        split: ``"train"`` or ``"test"``.
+        size: file size in bytes.
+        note: extra detail shown to the user, or ``""``.
+    """
+
+    sha256: str
+    dataset: str
+    variant: str
+    split: str
+    size: int
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        """Human-readable name, e.g. ``"SIGNS cs230-jpeg64 train"``."""
+        family = "SIGNS" if self.dataset == "signs" else "Sign Language Digits"
+        text = f"{family} {self.variant} {self.split}"
+        return f"{text} ({self.note})" if self.note else text
+
+
+#: Known data files, by sha256 (lower-case hex). Provenance: ``shared/datasets/SOURCES.md``.
+KNOWN_FILES: dict[str, KnownFile] = {
+    known.sha256: known
+    for known in [
+        # The real deeplearning.ai SIGNS files.
+        KnownFile(
+            "47480709d99f2ea6ae428ecc491fc6f65ff1d05336736dd859d5565e0ad3cf74",
+            "signs",
+            "original",
+            "train",
+            13_281_872,
+        ),
+        KnownFile(
+            "539fb746ed9e947eb244cfca73f4d1b03f9bf5524d609eeed2cd76ddb1b179be",
+            "signs",
+            "original",
+            "test",
+            1_477_712,
+        ),
+        # Same arrays as the real test file; one byte differs (HDF5 superblock consistency flag).
+        KnownFile(
+            "e964910cbbc3f1f88e59fd8a3aa372f37adcd539009003c76954c46e619b17c8",
+            "signs",
+            "original",
+            "test",
+            1_477_712,
+            note="one-byte variant, same arrays",
+        ),
+        # The same photographs, from the Stanford CS230 64x64 JPEG version.
+        KnownFile(
+            "a268cf29a5ead494438b7109bfd5e21a56acf6267d42d90d6abc66378b52f4d5",
+            "signs",
+            "cs230-jpeg64",
+            "train",
+            13_281_776,
+        ),
+        KnownFile(
+            "78d925b71de1940f14f8af4f6ed420ea8d5038116425d6f5a3817b395d60e0a4",
+            "signs",
+            "cs230-jpeg64",
+            "test",
+            1_477_616,
+        ),
+        # Fallback built from the Sign Language Digits Dataset (digits 0-5).
+        KnownFile(
+            "12602c797f579fe07da9ecfdee6de1ad89b695094688c79df613010b5520b317",
+            "digits",
+            "0-5",
+            "train",
+            13_724_432,
+        ),
+        KnownFile(
+            "b6797a2a9c759726550c120909dc4d5fc51efd52303cdee05030c4d90c887089",
+            "digits",
+            "0-5",
+            "test",
+            1_477_616,
+        ),
+    ]
+}
+
+#: Local folders searched when neither ``--from`` nor ``SIGNS_DIR`` is given, by dataset.
+LOCAL_FOLDERS: dict[str, list[Path]] = {
+    "signs": [REPO_ROOT.parent / "shared" / "datasets" / "signs-cs230-jpeg64"],
+    "digits": [REPO_ROOT.parent / "shared" / "datasets" / "sign-language-digits"],
+}
+
+_RAW = "https://raw.githubusercontent.com"
+
+#: Download mirrors by dataset: a list of ``{split: url}`` pairs at pinned commits, tried in order.
+MIRRORS: dict[str, list[dict[str, str]]] = {
+    "signs": [
+        {
+            "train": f"{_RAW}/itsayushthada/Convolution-Neural-Network/"
+            "fd28f400f7ac0605657efcfd4f9dc3e354e0abf1/datasets/train_signs.h5",
+            "test": f"{_RAW}/itsayushthada/Convolution-Neural-Network/"
+            "fd28f400f7ac0605657efcfd4f9dc3e354e0abf1/datasets/test_signs.h5",
+        },
+        {
+            "train": f"{_RAW}/shivanshuman021/HandSigns-Indentifier/"
+            "86467f48a34c39a79cc7f933ec8753e73b384478/datasets/train_signs.h5",
+            "test": f"{_RAW}/shivanshuman021/HandSigns-Indentifier/"
+            "86467f48a34c39a79cc7f933ec8753e73b384478/datasets/test_signs.h5",
+        },
+        {
+            "train": f"{_RAW}/DrAlexSanz/CNN-in-TF/5f0da09b23d8920755c2d0087debebdfe3ce8bf0/train_signs.h5",
+            "test": f"{_RAW}/DrAlexSanz/CNN-in-TF/5f0da09b23d8920755c2d0087debebdfe3ce8bf0/test_signs.h5",
+        },
+    ],
+    # No public h5 mirror of the digits files is known: use --from.
+    "digits": [],
+}
+
+
+class DataError(Exception):
+    """A data file could not be placed: its message says what went wrong and what to do."""
+
+
+Log = Callable[[str], None]
+
+
+def _short(digest: str) -> str:
+    return f"{digest[:8]}…"
+
+
+def _split_of(name: str) -> str:
+    for split, file_name in FILE_NAMES.items():
+        if file_name == name:
+            return split
+    names = ", ".join(sorted(FILE_NAMES.values()))
+    raise ValueError(f"cannot tell the split of {name!r}: pass split=, or name the file {names}")
+
+
+def _check_dataset(dataset: str) -> None:
+    if dataset not in DATASETS:
+        raise DataError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}.")
+
+
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    """Return the sha256 digest of a file.
+
+    Args:
+        path: the file to hash.
+
+    Returns:
+        The digest as 64 lower-case hex characters.
+
+    Raises:
+        OSError: the file cannot be read (``FileNotFoundError`` when it does not exist).
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def identify(digest: str) -> KnownFile | None:
+    """Look a sha256 digest up in :data:`KNOWN_FILES`.
+
+    Args:
+        digest: sha256 as hex (any case).
+
+    Returns:
+        The matching :class:`KnownFile`, or ``None`` when the digest is unknown.
+    """
+    return KNOWN_FILES.get(digest.lower())
+
+
+def _expected_text(split: str, dataset: str | None) -> str:
+    rows = [
+        f"{info.label}: {digest} ({info.size} bytes)"
+        for digest, info in KNOWN_FILES.items()
+        if info.split == split and (dataset is None or info.dataset == dataset)
+    ]
+    return "; ".join(rows) if rows else "(no known file)"
+
+
+def _check_identity(digest: str, size: int, split: str, dataset: str | None, what: str) -> KnownFile:
+    """Return the known file for ``digest`` or raise a DataError describing the mismatch."""
+    info = identify(digest)
+    name = FILE_NAMES[split]
+    if info is None:
+        raise DataError(
+            f"{what} is not a known {name}: expected sha256 "
+            f"{_expected_text(split, dataset)}, got {digest} ({size} bytes). "
+            "The file is corrupt, truncated or a different dataset."
+        )
+    if info.size != size:
+        raise DataError(f"{what} has the sha256 of {info.label} but {size} bytes instead of {info.size}.")
+    if info.split != split:
+        raise DataError(
+            f"{what} is {info.label} (sha256 {_short(digest)}), not a {split} file; "
+            f"the {split} file must be named {name}."
+        )
+    if dataset is not None and info.dataset != dataset:
+        raise DataError(
+            f"{what} is {info.label} (sha256 {_short(digest)}), but --dataset {dataset} "
+            f"was asked for; pass --dataset {info.dataset} to use this file."
+        )
+    return info
+
+
+def verify_file(
+    path: str | os.PathLike[str], split: str | None = None, dataset: str | None = None
+) -> KnownFile:
+    """Check that a file is a known data file.
+
+    Args:
+        path: the file to check.
+        split: ``"train"`` or ``"test"``; default: taken from the file name
+            (``train_signs.h5`` or ``test_signs.h5``).
+        dataset: ``"signs"`` or ``"digits"`` to also require that dataset, or ``None`` for any.
+
+    Returns:
+        The matching :class:`KnownFile`.
+
+    Raises:
+        DataError: the file is missing or unreadable, its sha256 or size is not that of a known
+            file, or it is a known file of another split or dataset. The message gives the
+            expected and actual sha256.
+        ValueError: ``split`` is not given and the file name is neither ``train_signs.h5``
+            nor ``test_signs.h5``.
+    """
+    path = Path(path)
+    if split is None:
+        split = _split_of(path.name)
+    try:
+        size = path.stat().st_size
+        digest = sha256_of(path)
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}.") from exc
+    return _check_identity(digest, size, split, dataset, str(path))
+
+
+def _atomic_place(
+    dest_file: Path,
+    split: str,
+    dataset: str | None,
+    what: str,
+    fill: Callable[[object], None],
+) -> KnownFile:
+    """Write through a temporary ``*.part`` file, verify it, then move it into place.
+
+    ``fill(fh)`` writes the content to the open binary file ``fh``. On any failure, including
+    KeyboardInterrupt, the temporary file is removed and the exception propagates.
+    """
+    dest_file.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=dest_file.name + ".", suffix=".part", dir=dest_file.parent)
+    part = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fill(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        info = _check_identity(sha256_of(part), part.stat().st_size, split, dataset, what)
+        os.chmod(part, 0o644)
+        os.replace(part, dest_file)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return info
+
+
+def copy_verified(
+    src: str | os.PathLike[str],
+    dest_file: str | os.PathLike[str],
+    split: str | None = None,
+    dataset: str | None = None,
+) -> KnownFile:
+    """Copy a local data file into place, atomically and verified.
+
+    Args:
+        src: the source file.
+        dest_file: where to put it (its folder is created if needed).
+        split: ``"train"`` or ``"test"``; default: taken from the name of ``dest_file``.
+        dataset: require this dataset (``"signs"`` or ``"digits"``), or ``None`` for any.
+
+    Returns:
+        The :class:`KnownFile` that was placed.
+
+    Raises:
+        DataError: the source is missing, unreadable or not a known file, or the destination
+            cannot be written. Nothing is left at ``dest_file`` or beside it in that case.
+        ValueError: ``split`` is not given and the name of ``dest_file`` is neither
+            ``train_signs.h5`` nor ``test_signs.h5``.
+    """
+    src, dest_file = Path(src), Path(dest_file)
+    split = split or _split_of(dest_file.name)
+    if not src.is_file():
+        raise DataError(f"{src} does not exist (or is not a file).")
+
+    def fill(fh) -> None:
+        with open(src, "rb") as source:
+            while chunk := source.read(_CHUNK):
+                fh.write(chunk)
+
+    try:
+        return _atomic_place(dest_file, split, dataset, str(src), fill)
+    except OSError as exc:
+        raise DataError(f"cannot copy {src} to {dest_file}: {exc.strerror or exc}.") from exc
+
+
+def _progress(total: int | None, desc: str):
+    """A tqdm progress bar when tqdm is available (it hides itself when stderr is not a tty)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a project dependency
+        return None
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        disable=None,
+        leave=False,
+    )
+
+
+def _download_to(url: str, fh, max_size: int, timeout: float, desc: str) -> None:
+    """Stream ``url`` into ``fh``; raise DataError on a short, oversized or failed transfer."""
+    request = urllib.request.Request(url, headers={"User-Agent": "resnets-keras-data/0.1"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        length = response.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        if total is not None and total > max_size:
+            raise DataError(f"the server announces {total} bytes, larger than any known file")
+        bar = _progress(total, desc)
+        received = 0
+        try:
+            while chunk := response.read(_CHUNK):
+                received += len(chunk)
+                if received > max_size:
+                    raise DataError(f"more than {max_size} bytes received, larger than any known file")
+                fh.write(chunk)
+                if bar is not None:
+                    bar.update(len(chunk))
+        finally:
+            if bar is not None:
+                bar.close()
+        if total is not None and received != total:
+            raise DataError(f"transfer interrupted after {received} of {total} bytes")
+
+
+def download_verified(
+    urls: Iterable[str],
+    dest_file: str | os.PathLike[str],
+    split: str | None = None,
+    dataset: str | None = None,
+    timeout: float = DOWNLOAD_TIMEOUT,
+    log: Log = print,
+) -> KnownFile:
+    """Download a data file, trying mirrors in order, atomically and verified.
+
+    Each URL is downloaded into a temporary ``*.part`` file beside ``dest_file`` and checked
+    against :data:`KNOWN_FILES`; the first URL that yields a known file wins. A URL that fails
+    (network error, HTTP error, timeout, wrong bytes) is reported and the next one is tried.
+
+    Args:
+        urls: candidate URLs, in order of preference (``http(s)://`` or ``file://``).
+        dest_file: where to put the file (its folder is created if needed).
+        split: ``"train"`` or ``"test"``; default: taken from the name of ``dest_file``.
+        dataset: require this dataset, or ``None`` for any.
+        timeout: socket timeout per request, in seconds.
+        log: function called with progress messages.
+
+    Returns:
+        The :class:`KnownFile` that was placed.
+
+    Raises:
+        DataError: every URL failed; the message lists each URL with its error.
+        KeyboardInterrupt: propagated after the temporary file is removed.
+        ValueError: ``split`` is not given and the name of ``dest_file`` is neither
+            ``train_signs.h5`` nor ``test_signs.h5``.
+    """
+    dest_file = Path(dest_file)
+    split = split or _split_of(dest_file.name)
+    sizes = [info.size for info in KNOWN_FILES.values() if info.split == split]
+    max_size = max(sizes, default=0)
+    failures = []
+    for url in urls:
+        log(f"{dest_file.name}: downloading {url}")
+
+        def fill(fh, url=url) -> None:
+            _download_to(url, fh, max_size, timeout, dest_file.name)
+
+        try:
+            return _atomic_place(dest_file, split, dataset, "the downloaded file", fill)
+        except (OSError, http.client.HTTPException, ValueError, DataError) as exc:
+            if isinstance(exc, urllib.error.HTTPError):
+                reason = f"HTTP {exc.code} {exc.reason}"
+            elif isinstance(exc, urllib.error.URLError):
+                reason = f"{exc.reason}"
+            elif isinstance(exc, DataError):
+                reason = str(exc).rstrip(".")
+            else:
+                reason = f"{type(exc).__name__}: {exc}"
+            log(f"{dest_file.name}: failed: {reason}")
+            failures.append(f"{url} ({reason})")
+    if not failures:
+        raise DataError(f"no download URL is known for {dest_file.name}.")
+    raise DataError(f"could not download {dest_file.name}; every mirror failed: " + "; ".join(failures) + ".")
+
+
+def find_local_source(dataset: str = "signs") -> Path | None:
+    """Return the first folder of :data:`LOCAL_FOLDERS` that holds both files, or ``None``.
+
+    Args:
+        dataset: ``"signs"`` or ``"digits"``.
+
+    Returns:
+        The folder, or ``None`` when no candidate holds ``train_signs.h5`` and ``test_signs.h5``.
+    """
+    for folder in LOCAL_FOLDERS.get(dataset, []):
+        folder = Path(folder)
+        if all((folder / name).is_file() for name in FILE_NAMES.values()):
+            return folder
+    return None
+
+
+def _check_existing(dest_file: Path, split: str, dataset: str, log: Log) -> bool:
+    """Return True when ``dest_file`` already holds a known file (and should be kept)."""
+    try:
+        digest = sha256_of(dest_file)
+    except OSError as exc:
+        raise DataError(f"cannot read the existing {dest_file}: {exc.strerror or exc}.") from exc
+    info = identify(digest)
+    if info is None or info.split != split or info.size != dest_file.stat().st_size:
+        what = "an unknown file" if info is None else f"{info.label}, not a {split} file"
+        raise DataError(
+            f"{dest_file} already exists and is {what} (sha256 {digest}); it is left untouched. "
+            "Move it away, or pass --force to replace it."
+        )
+    log(f"{dest_file.name}: already in place, verified: {info.label}, sha256 {_short(digest)}")
+    if info.dataset != dataset:
+        log(
+            f"{dest_file.name}: note: this is not the requested --dataset {dataset}; "
+            "pass --force to replace it."
+        )
+    return True
+
+
+def fetch_dataset(
+    dest: str | os.PathLike[str] | None = None,
+    source: str | os.PathLike[str] | None = None,
+    dataset: str = "signs",
+    force: bool = False,
+    *,
+    timeout: float = DOWNLOAD_TIMEOUT,
+    log: Log = print,
+) -> dict[str, Path]:
+    """Place ``train_signs.h5`` and ``test_signs.h5`` in ``dest``, verified by sha256.
+
+    Sources, in order: ``source``; the folder in the environment variable ``SIGNS_DIR``; the
+    first folder of :data:`LOCAL_FOLDERS` for ``dataset`` that holds both files; the download
+    mirrors of :data:`MIRRORS`. A destination file that is already a known file is kept as it
+    is unless ``force``; one with an unknown sha256 is an error unless ``force``.
+
+    Args:
+        dest: destination folder; default ``datasets/`` at the repository root.
+        source: a folder holding ``train_signs.h5`` and ``test_signs.h5``, or ``None``.
+        dataset: ``"signs"`` or ``"digits"``; the files must belong to it.
+        force: fetch and replace the files even when they are already in place.
+        timeout: socket timeout per download request, in seconds.
+        log: function called with one-line progress messages.
+
+    Returns:
+        ``{"train": path, "test": path}``, the paths of the two placed files.
+
+    Raises:
+        DataError: a source is missing or holds a file that is not a known file of
+            ``dataset``, every download mirror failed, no source is available, or an existing
+            destination file would be overwritten. Nothing partial is left behind.
+        KeyboardInterrupt: propagated after any temporary file is removed.
+    """
+    _check_dataset(dataset)
+    dest = Path(dest) if dest is not None else DEFAULT_DEST
+    targets = {split: dest / name for split, name in FILE_NAMES.items()}
+    if dest.exists() and not dest.is_dir():
+        raise DataError(f"the destination {dest} exists and is not a folder; pass --dest DIR.")
+
+    needed = []
+    for split, dest_file in targets.items():
+        if dest_file.exists() and not force:
+            _check_existing(dest_file, split, dataset, log)
+        else:
+            needed.append(split)
+    if not needed:
+        log(f"nothing to do: the {dataset} files are in {dest}")
+        return targets
+
+    folder = None
+    if source is not None and str(source) != "":
+        folder, origin = Path(source), "--from"
+    elif os.environ.get(SOURCE_ENV):
+        folder, origin = Path(os.environ[SOURCE_ENV]), SOURCE_ENV
+    else:
+        folder = find_local_source(dataset)
+        origin = "auto"
+        if folder is not None:
+            log(f"found a local {dataset} folder: {folder}")
+
+    if folder is not None:
+        if not folder.is_dir():
+            raise DataError(f"{origin} names {folder}, which is not a folder. {_FIX}")
+        names = [FILE_NAMES[split] for split in needed]
+        missing = [name for name in names if not (folder / name).is_file()]
+        if missing:
+            raise DataError(f"{folder} has no {' or '.join(missing)} (source: {origin}). {_FIX}")
+        for split in needed:
+            src = folder / FILE_NAMES[split]
+            log(f"{src.name}: copying from {src}")
+            try:
+                info = copy_verified(src, targets[split], split, dataset)
+            except DataError as exc:
+                raise DataError(f"{exc} {_FIX}") from exc
+            log(f"verified: {info.label}, sha256 {_short(info.sha256)}")
+    else:
+        mirrors = MIRRORS.get(dataset, [])
+        if not mirrors:
+            raise DataError(
+                f"no local copy of the {dataset} files was found and no download mirror is "
+                f"known for --dataset {dataset}. {_FIX}"
+            )
+        for split in needed:
+            urls = [pair[split] for pair in mirrors if split in pair]
+            try:
+                info = download_verified(urls, targets[split], split, dataset, timeout, log)
+            except DataError as exc:
+                raise DataError(f"{exc} Check the network connection and try again. {_FIX}") from exc
+            log(f"verified: {info.label}, sha256 {_short(info.sha256)}")
+    log(f"done: the {dataset} files are in {dest}")
+    return targets
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m resnets_kit.data",
+        description="Place train_signs.h5 and test_signs.h5 in the datasets folder, verified by "
+        "sha256. Sources, in order: --from DIR, the SIGNS_DIR environment variable, a local "
+        "copy in ../shared/datasets/, the pinned download mirrors.",
+    )
+    parser.add_argument(
+        "--from",
+        dest="source",
+        metavar="DIR",
+        help="folder holding train_signs.h5 and test_signs.h5 (overrides SIGNS_DIR)",
+    )
+    parser.add_argument(
+        "--dest",
+        metavar="DIR",
+        default=None,
+        help=f"destination folder (default: {DEFAULT_DEST})",
+    )
+    parser.add_argument(
+        "--dataset",
+        choices=sorted(DATASETS),
+        default="signs",
+        help="which dataset to place (default: signs)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="fetch again and replace the destination files, even unknown ones",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the data command.
+
+    Args:
+        argv: command-line arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns:
+        The exit status: 0 on success, 1 on failure, 130 when interrupted (argparse exits
+        with 2 on a usage error).
+    """
+    args = _parser().parse_args(argv)
+    try:
+        fetch_dataset(args.dest, args.source, args.dataset, args.force)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; no partial file was left behind.", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

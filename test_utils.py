@@ -1,0 +1,517 @@
+"""Helpers behind ``public_tests.py``: a quiet TensorFlow import, per-layer summaries of Keras
+models, and comparisons that explain a mismatch (what was expected, what was received, and a hint
+at the likely mistake).
+
+Nothing here is graded code: students never need to edit this file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+import tempfile
+from collections import Counter
+
+#: Public tests pass when received values match the reference within these tolerances
+#: (``numpy.allclose`` semantics: ``|received - expected| <= ATOL + RTOL * |expected|``).
+RTOL = 1e-4
+ATOL = 1e-4
+
+
+class PublicTestFailure(AssertionError):
+    """Raised by a public test when one of its checks fails; the message explains the check."""
+
+
+def import_tensorflow():
+    """Import TensorFlow with its native start-up log lines kept off stderr, and return it.
+
+    TensorFlow 2.21 writes an informational oneDNN notice to file descriptor 2 while it is
+    imported, before ``TF_CPP_MIN_LOG_LEVEL`` takes effect. In a notebook that text shows up as
+    red stderr output (and nbgrader gives a test cell with any stderr output 0 points). This
+    function redirects file descriptor 2 to a temporary file during the import, and sets
+    ``TF_CPP_MIN_LOG_LEVEL=2`` (unless already set) so that later C++ info and warning lines
+    stay quiet too. If the import fails, the captured text is written back to stderr and the
+    error is raised unchanged.
+
+    Returns:
+        The ``tensorflow`` module.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with tempfile.TemporaryFile() as captured:
+        sys.stderr.flush()
+        saved_fd = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow
+        except BaseException:
+            os.dup2(saved_fd, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
+    return tensorflow
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-layer summaries
+# ---------------------------------------------------------------------------------------------
+
+_CONFIG_KEYS = {
+    "Conv2D": ("filters", "kernel_size", "strides", "padding", "activation"),
+    "Dense": ("units", "activation"),
+    "MaxPooling2D": ("pool_size", "strides", "padding"),
+    "AveragePooling2D": ("pool_size", "strides", "padding"),
+    "ZeroPadding2D": ("padding",),
+    "Activation": ("activation",),
+    "Dropout": ("rate",),
+}
+
+
+def _plain(value):
+    """Turn tuples (also nested) into lists so that summaries compare equal to their JSON form."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _initializer(layer):
+    init = getattr(layer, "kernel_initializer", None)
+    if init is None:
+        return None
+    name = type(init).__name__
+    if callable(init) and not hasattr(init, "get_config"):
+        return name
+    seed = init.get_config().get("seed") if hasattr(init, "get_config") else None
+    return f"{name}(seed={seed})"
+
+
+def _inbound(layer, index):
+    """Indices of the layers feeding ``layer`` (in argument order) and the ``training`` argument.
+
+    ``training`` is the value the layer was called with when the graph was built (True/False),
+    or the string ``"not passed"`` for a layer that accepts ``training`` but was called without.
+    """
+    nodes = getattr(layer, "_inbound_nodes", [])
+    if not nodes:
+        return [], None
+    node = nodes[0]
+    inputs = [index.get(id(parent.operation), -1) for parent in node.parent_nodes]
+    training = None
+    if getattr(layer, "_call_has_training_arg", False):
+        kwargs = getattr(node.arguments, "kwargs", {}) or {}
+        training = kwargs.get("training", "not passed")
+        if training is not None and not isinstance(training, (bool, str)):
+            training = bool(training)
+    return inputs, training
+
+
+def layer_summary(model) -> list[dict]:
+    """One row per layer of a Keras functional model, in ``model.layers`` order.
+
+    Each row is a dict with ``layer`` (class name), ``output_shape`` (list, batch axis ``None``),
+    ``params`` (int), ``inputs`` (indices of the layers that feed this one, in argument order),
+    and per layer type what matters for the assignment: Conv2D ``filters``, ``kernel_size``,
+    ``strides``, ``padding``, ``activation``, ``initializer``; BatchNormalization ``axis`` and
+    ``training`` (the argument it was called with); pooling ``pool_size``, ``strides``,
+    ``padding``; ZeroPadding2D ``padding``; Activation ``activation``; Dense ``units``,
+    ``activation``, ``initializer``. Keras 3 has no ``layer.output_shape``; this uses
+    ``layer.output.shape``.
+
+    Args:
+        model: a ``keras.Model`` built with the functional API.
+
+    Returns:
+        A list of dicts of JSON-compatible values.
+    """
+    index = {id(layer): i for i, layer in enumerate(model.layers)}
+    rows = []
+    for layer in model.layers:
+        name = type(layer).__name__
+        output = layer.output
+        shape = output.shape if hasattr(output, "shape") else None
+        inputs, training = _inbound(layer, index)
+        row = {
+            "layer": name,
+            "output_shape": _plain(tuple(shape)) if shape is not None else None,
+            "params": int(layer.count_params()) if layer.built else 0,
+            "inputs": inputs,
+        }
+        config = layer.get_config()
+        for key in _CONFIG_KEYS.get(name, ()):
+            row[key] = _plain(config.get(key))
+        if name in ("Conv2D", "Dense"):
+            row["initializer"] = _initializer(layer)
+        if name == "BatchNormalization":
+            axis = config.get("axis")
+            axis = axis[0] if isinstance(axis, (list, tuple)) and len(axis) == 1 else axis
+            rank = len(layer.input.shape) if hasattr(layer, "input") else 4
+            row["axis"] = axis % rank if isinstance(axis, int) else _plain(axis)
+            row["training"] = training
+        rows.append(row)
+    return rows
+
+
+def describe_row(row: dict | None) -> str:
+    """A one-line description of a summary row, e.g. ``Conv2D(filters=4, kernel_size=[1, 1], ...)``."""
+    if row is None:
+        return "no layer here"
+    skip = {"layer", "output_shape", "params", "inputs", "role", "where", "label"}
+    details = ", ".join(f"{k}={v!r}" for k, v in row.items() if k not in skip)
+    return (
+        f"{row['layer']}({details}) -> output shape {tuple(row['output_shape'] or ())}, "
+        f"{row['params']} parameters"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Hints: the likely mistake behind a difference, by the role of the layer in the reference
+# ---------------------------------------------------------------------------------------------
+
+_MAIN_CONVS = {"conv1": 1, "conv2": 2, "conv3": 3}
+
+
+def _conv_hint(role: str, key: str, expected, received, context: dict) -> str:
+    filters = context.get("filters")
+    if key == "filters" and role in _MAIN_CONVS and filters:
+        k = _MAIN_CONVS[role]
+        if received in filters and filters.index(received) + 1 != k:
+            other = filters.index(received) + 1
+            return (
+                f"main-path component {k} must use F{k} = {filters[k - 1]} filters, but received "
+                f"F{other} = {received}: are F{k} and F{other} swapped?"
+            )
+        return f"main-path component {k} uses F{k} filters (filters = [F1, F2, F3])."
+    if key == "filters" and role == "shortcut_conv":
+        return "the shortcut convolution must output F3 channels, so that it can be added to the main path."
+    if key == "kernel_size":
+        if role == "conv2":
+            return (
+                "the middle convolution of the main path is f x f: use kernel_size=(f, f) from "
+                "the argument f, not a fixed number."
+            )
+        return "this convolution is 1x1: kernel_size=(1, 1)."
+    if key == "strides":
+        if role == "conv1" or role == "shortcut_conv":
+            return (
+                "in a convolutional block the stride s goes on the first 1x1 convolution of the "
+                "main path and on the shortcut convolution (strides=(s, s)); in an identity block "
+                "every stride is 1."
+            )
+        if role == "stem_conv":
+            return "the first convolution of ResNet50 is 7x7 with stride 2."
+        return (
+            "only the first 1x1 convolution of the main path and the shortcut convolution carry "
+            "the stride s; this convolution uses strides=(1, 1)."
+        )
+    if key == "padding":
+        if role == "conv2":
+            return "the f x f convolution uses padding='same', so that its output keeps the height and width."
+        return "1x1 convolutions use padding='valid'."
+    if key == "initializer":
+        return (
+            "pass kernel_initializer=initializer(seed=0): call the initializer given as argument "
+            "(with seed=0) instead of passing it uncalled or using another one."
+        )
+    if key == "activation":
+        return "Conv2D layers have no activation of their own here; apply ReLU with an Activation layer."
+    return ""
+
+
+def hint_for(row: dict, key: str, expected, received, context: dict | None = None) -> str:
+    """The likely mistake behind ``received != expected`` for attribute ``key`` of a reference row.
+
+    Args:
+        row: the reference summary row (with ``role`` when known).
+        key: the attribute that differs (``"filters"``, ``"strides"``, ``"inputs"``, ...).
+        expected: the reference value.
+        received: the student's value.
+        context: extra facts of the test case, such as ``{"filters": [F1, F2, F3], "f": f, "s": s}``.
+
+    Returns:
+        A hint in one or two sentences, or a generic hint when no specific one applies.
+    """
+    context = context or {}
+    role = row.get("role", "")
+    layer = row["layer"]
+    if layer == "Conv2D":
+        hint = _conv_hint(role, key, expected, received, context)
+        if hint:
+            return hint
+    if layer == "BatchNormalization":
+        if key == "axis":
+            return "normalise over the channels axis: BatchNormalization(axis=3) (channels_last)."
+        if key == "training":
+            return (
+                "call every BatchNormalization of the block as BatchNormalization(axis=3)(X, "
+                "training=training), so that the block follows its training argument."
+            )
+        if key == "params":
+            return "BatchNormalization(axis=3) has 4 parameters per channel; check the axis."
+    if layer == "Dense":
+        if key == "activation":
+            return "the top layer is Dense(classes, activation='softmax')."
+        if key == "units":
+            return "the top layer has one unit per class: Dense(classes, ...)."
+        if key == "initializer":
+            return "the top layer uses kernel_initializer=glorot_uniform(seed=0)."
+    if layer in ("MaxPooling2D", "AveragePooling2D"):
+        if role == "avg_pool":
+            return (
+                "after stage 5 use AveragePooling2D(pool_size=(2, 2)) (strides default to the pool "
+                "size, padding 'valid')."
+            )
+        return "stage 1 ends with MaxPooling2D((3, 3), strides=(2, 2))."
+    if layer == "ZeroPadding2D":
+        return "ResNet50 starts with ZeroPadding2D((3, 3))."
+    if key == "inputs":
+        if layer == "Add":
+            return (
+                "the Add combines the main path (after its last BatchNorm) and the shortcut, in "
+                "this order: Add()([X, X_shortcut]); the shortcut is the block's input X (identity "
+                "block) or the input after the shortcut CONV2D and BatchNorm (convolutional block)."
+            )
+        if role == "shortcut_conv":
+            return "the shortcut starts from the block's input (save it as X_shortcut before the main path)."
+        return (
+            "this layer is fed by the wrong tensor: follow the main path in order, each layer "
+            "taking the previous output."
+        )
+    if key == "output_shape":
+        return (
+            "the output shape differs: check strides, padding and the number of filters of the "
+            "layers before this one."
+        )
+    if key == "params":
+        return "the number of parameters differs: check the number of filters and the kernel size."
+    return "compare this layer's settings with the specification in the notebook."
+
+
+def role_text(row: dict) -> str:
+    """Where a reference row sits, e.g. ``stage 3, convolutional block: main path CONV2D 1x1``."""
+    parts = [p for p in (row.get("where"), row.get("label")) if p]
+    return ": ".join(parts)
+
+
+def _missing_hint(row: dict) -> str:
+    role = row.get("role", "")
+    if role == "out_relu":
+        return "apply the final ReLU after the Add: Activation('relu') on the sum."
+    if role.startswith("bn") or role == "shortcut_bn":
+        return "every CONV2D of the block is followed by a BatchNormalization(axis=3), the shortcut's too."
+    if role.startswith("relu"):
+        return "the first two components of the main path end with a ReLU activation."
+    if role == "add":
+        return "add the shortcut to the main path with Add()([X, X_shortcut]) before the final ReLU."
+    if role == "flatten":
+        return "after AveragePooling2D, Flatten() turns the (1, 1, 2048) volume into a vector for the Dense layer."
+    if role == "avg_pool":
+        return "after stage 5 use AveragePooling2D((2, 2)), then Flatten()."
+    if role in ("shortcut_conv",):
+        return "the convolutional block's shortcut has a CONV2D 1x1 (F3 filters, stride s) followed by BatchNorm."
+    return "a layer of the specification is missing here."
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparisons
+# ---------------------------------------------------------------------------------------------
+
+
+def failure(function: str, check: str, where: str, expected, received, hint: str) -> PublicTestFailure:
+    """Build the exception a public test raises, with a message a student can act on.
+
+    Args:
+        function: the graded function's name, e.g. ``"identity_block"``.
+        check: the check that failed, e.g. ``"structure"`` or ``"values with training=False"``.
+        where: the place of the difference (a layer, an output element), or ``""``.
+        expected: what the reference solution gives (any printable value).
+        received: what the student's function gave.
+        hint: the likely mistake, without giving the solution away.
+
+    Returns:
+        A :class:`PublicTestFailure` (an ``AssertionError``) to raise.
+    """
+    lines = [f"{function}: the check '{check}' failed" + (f" at {where}" if where else "") + "."]
+    lines.append(f"    expected: {expected}")
+    lines.append(f"    received: {received}")
+    if hint:
+        lines.append(f"    hint: {hint}")
+    return PublicTestFailure("\n".join(lines))
+
+
+def _stage_counts(rows: list[dict]) -> Counter:
+    """Number of residual blocks (Add layers) per output shape, in the order of the stages."""
+    return Counter(tuple(r["output_shape"]) for r in rows if r["layer"] == "Add")
+
+
+_EXTRA_HINTS = {
+    "GlobalAveragePooling2D": "use AveragePooling2D((2, 2)) followed by Flatten(), not GlobalAveragePooling2D.",
+    "Dropout": "the specification has no Dropout layer.",
+    "Dense": "the network has a single Dense layer, the softmax top layer.",
+}
+
+
+def _order_hint(row: dict) -> str:
+    role = row.get("role", "")
+    if role == "add":
+        return (
+            "the Add comes right after the last BatchNorm of the main path (no ReLU in between); "
+            "the ReLU is applied to the sum."
+        )
+    if role == "out_relu":
+        return "the block ends with the ReLU applied to the sum of the main path and the shortcut."
+    if role.startswith("relu"):
+        return (
+            "each of the first two components of the main path is CONV2D -> BatchNorm -> ReLU, in this order."
+        )
+    if role.startswith("bn") or role == "shortcut_bn":
+        return "each CONV2D is directly followed by its BatchNormalization."
+    if role == "flatten":
+        return "Flatten comes after the AveragePooling2D and before the Dense top layer."
+    if role == "shortcut_conv":
+        return (
+            "the shortcut CONV2D takes the block's input (X_shortcut, saved before the main path), "
+            "not a tensor of the main path."
+        )
+    return "the layers are in another order than in the specification."
+
+
+def _first_missing(expected, exp_classes, rec_classes, name):
+    """The first reference layer of class ``name`` left without a counterpart by an alignment."""
+    matcher = difflib.SequenceMatcher(a=exp_classes, b=rec_classes, autojunk=False)
+    for op, i1, i2, _, _ in matcher.get_opcodes():
+        for i in range(i1, i2):
+            if op in ("delete", "replace") and exp_classes[i] == name:
+                return expected[i]
+    return expected[exp_classes.index(name)]
+
+
+def _compare_layer_lists(function, expected, received, exp_classes, rec_classes) -> None:
+    """Explain why the sequences of layer classes differ: a layer missing, extra, or out of order."""
+    exp_counts, rec_counts = Counter(exp_classes), Counter(rec_classes)
+    if exp_counts != rec_counts:
+        classes = list(dict.fromkeys(exp_classes + rec_classes))
+        # A layer class that the specification does not use at all says most about the mistake.
+        classes.sort(key=lambda name: (exp_counts.get(name, 0) > 0, rec_counts[name] <= exp_counts[name]))
+        for name in classes:
+            n_exp, n_rec = exp_counts.get(name, 0), rec_counts.get(name, 0)
+            if n_rec < n_exp:
+                row = _first_missing(expected, exp_classes, rec_classes, name)
+                where = f"the {name} layers"
+                if name != "BatchNormalization":  # several BatchNorms look alike: no guess
+                    where += f" (likely missing: {role_text(row)})"
+                raise failure(
+                    function,
+                    "layers",
+                    where,
+                    f"{n_exp} {name} layers",
+                    f"{n_rec} {name} layers",
+                    _missing_hint(row),
+                )
+            if n_rec > n_exp:
+                position = [j for j, c in enumerate(rec_classes) if c == name][n_exp]
+                hint = _EXTRA_HINTS.get(
+                    name, "your function builds a layer that the specification does not have; remove it."
+                )
+                raise failure(
+                    function,
+                    "layers",
+                    f"the {name} layers (layer {position}: {describe_row(received[position])})",
+                    f"{n_exp} {name} layers",
+                    f"{n_rec} {name} layers",
+                    hint,
+                )
+    for i, (exp_class, rec_class) in enumerate(zip(exp_classes, rec_classes, strict=True)):
+        if exp_class != rec_class:
+            row = expected[i]
+            raise failure(
+                function,
+                "order of the layers",
+                f"layer {i} ({role_text(row)})",
+                describe_row(row),
+                describe_row(received[i]),
+                _order_hint(row),
+            )
+
+
+def compare_summaries(function: str, expected: list[dict], received: list[dict], context=None) -> None:
+    """Compare a student's per-layer summary with the reference; raise at the first difference.
+
+    Layers are aligned by class name first (so that a missing, extra or misplaced layer is
+    reported as such), then compared attribute by attribute in a fixed order: layer class,
+    inputs, the per-type settings, output shape, parameter count.
+
+    Args:
+        function: the graded function's name, for the message.
+        expected: the reference rows (from ``reference_outputs.json``), with ``role``/``where``.
+        received: rows from :func:`layer_summary` of the student's model.
+        context: facts of the test case used by the hints (``filters``, ``f``, ``s``).
+
+    Raises:
+        PublicTestFailure: at the first difference, with expected/received and a hint.
+    """
+    exp_classes = [r["layer"] for r in expected]
+    rec_classes = [r["layer"] for r in received]
+    if exp_classes != rec_classes:
+        if function == "ResNet50":
+            exp_counts, rec_counts = _stage_counts(expected), _stage_counts(received)
+            if exp_counts != rec_counts:
+                for shape, n in exp_counts.items():
+                    if rec_counts.get(shape) != n:
+                        raise failure(
+                            function,
+                            "number of blocks per stage",
+                            f"the stage with output shape {shape}",
+                            f"{n} residual blocks (1 convolutional block + {n - 1} identity blocks)",
+                            f"{rec_counts.get(shape, 0)} blocks ending with that shape; all stages: {dict(rec_counts)}",
+                            "each stage is one convolutional block followed by identity blocks: 2, 3, 5 "
+                            "and 2 identity blocks in stages 2 to 5; a stage needs a convolutional block "
+                            "first because its output channels (and size) change.",
+                        )
+        _compare_layer_lists(function, expected, received, exp_classes, rec_classes)
+    for i, (exp_row, rec_row) in enumerate(zip(expected, received, strict=True)):
+        keys = [k for k in exp_row if k not in ("layer", "role", "where", "label", "output_shape", "params")]
+        keys += ["output_shape", "params"]
+        for key in keys:
+            if exp_row.get(key) != rec_row.get(key):
+                where = f"layer {i} ({role_text(exp_row)})"
+                hint = hint_for(exp_row, key, exp_row.get(key), rec_row.get(key), context)
+                raise failure(
+                    function,
+                    f"layer settings: {key}",
+                    where,
+                    f"{key}={exp_row.get(key)!r}",
+                    f"{key}={rec_row.get(key)!r}",
+                    hint,
+                )
+
+
+def compare_values(function: str, check: str, expected, received, hint: str) -> None:
+    """Compare an output array with the reference within ``RTOL``/``ATOL``.
+
+    Raises:
+        PublicTestFailure: naming the shape, or the first differing element with both values and
+            the largest absolute difference.
+    """
+    import numpy as np
+
+    expected = np.asarray(expected, dtype=np.float64)
+    received = np.asarray(received, dtype=np.float64)
+    if expected.shape != received.shape:
+        raise failure(function, check, "output shape", expected.shape, received.shape, hint)
+    close = np.isclose(received, expected, rtol=RTOL, atol=ATOL)
+    if not close.all():
+        bad = tuple(int(i) for i in np.argwhere(~close)[0])
+        diff = float(np.max(np.abs(received - expected)))
+        raise failure(
+            function,
+            check,
+            f"output element {bad} (largest difference {diff:.4g}, tolerance rtol={RTOL}, atol={ATOL})",
+            f"{expected[bad]:.6g}",
+            f"{received[bad]:.6g}",
+            hint,
+        )

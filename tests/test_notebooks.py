@@ -1,0 +1,83 @@
+"""The notebooks: committed clean, with nbgrader metadata and solution markers; the student
+notebook derived from the source and up to date; the source notebook runs end to end (fast
+recipe) with no error and nothing on stderr."""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+import pytest
+
+from resnets_kit import release, run_notebook
+from resnets_kit.solution import GRADED_FUNCTIONS, SOURCE_NOTEBOOK
+
+NOTEBOOKS = [SOURCE_NOTEBOOK, release.STUDENT_NOTEBOOK]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_clean(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name} cell {i} has outputs"
+            assert cell.execution_count is None, f"{path.name} cell {i} has an execution count"
+
+
+def test_source_notebook_marks_each_graded_function_as_a_solution_cell():
+    nb = nbformat.read(SOURCE_NOTEBOOK, as_version=4)
+    by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+    for name in GRADED_FUNCTIONS:
+        cell = by_id[name]
+        assert cell.metadata["nbgrader"]["solution"] is True
+        assert f"def {name}(" in cell.source
+        assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source
+        test_cell = by_id[f"{name}_test"]
+        assert test_cell.metadata["nbgrader"]["grade"] is True
+        assert test_cell.metadata["nbgrader"]["points"] > 0
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    assert None not in ids, "every cell carries nbgrader metadata with a grade_id"
+    assert len(ids) == len(set(ids)), "grade_id values are unique"
+
+
+def test_notebook_images_exist():
+    nb = nbformat.read(SOURCE_NOTEBOOK, as_version=4)
+    links = [m for c in nb.cells if c.cell_type == "markdown" for m in re.findall(r"\]\(([^)]+\.png)\)", c.source)]
+    assert links
+    for link in links:
+        assert (SOURCE_NOTEBOOK.parent / link).resolve().exists(), link
+
+
+def test_student_notebook_is_up_to_date():
+    assert release.STUDENT_NOTEBOOK.read_text() == release.render(release.student_notebook()), (
+        "run `python -m resnets_kit.release`"
+    )
+
+
+def test_student_notebook_holds_no_solution():
+    nb = nbformat.read(release.STUDENT_NOTEBOOK, as_version=4)
+    text = "\n".join(c.source for c in nb.cells)
+    assert "BEGIN SOLUTION" not in text
+    assert "X = identity_block(X, 3, [128, 128, 512])" not in text
+    assert text.count("raise NotImplementedError()") == len(GRADED_FUNCTIONS)
+
+
+@pytest.mark.slow
+def test_source_notebook_runs_end_to_end(tmp_path):
+    nb = run_notebook.execute(fast=True, output=tmp_path / "executed.ipynb", log=None)
+    accuracy = run_notebook.test_accuracy(nb)
+    assert 0.0 <= accuracy <= 1.0
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        stderr = run_notebook.cell_text(cell, "stderr")
+        assert stderr == "", f"cell {i} wrote to stderr:\n{stderr}"
+        assert all(o.output_type != "error" for o in cell.outputs)
+    text = {c.metadata["nbgrader"]["grade_id"]: run_notebook.cell_text(c) for c in nb.cells if c.cell_type == "code"}
+    for name in GRADED_FUNCTIONS:
+        assert "checks passed" in text[f"{name}_test"]
+    assert "23,600,006 parameters | keras.applications.ResNet50: 23,600,006" in text["resnet-applications"]
+    assert "reloaded model gives the same predictions: True" in text["save"]
+    figures = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(figures) >= 3  # samples, training curves, own-image prediction
