@@ -110,6 +110,12 @@ def _inbound(layer, index):
     return inputs, training
 
 
+def _is_plain_relu(config: dict) -> bool:
+    return (
+        config.get("max_value") is None and not config.get("negative_slope") and not config.get("threshold")
+    )
+
+
 def layer_summary(model) -> list[dict]:
     """One row per layer of a Keras functional model, in ``model.layers`` order.
 
@@ -118,7 +124,8 @@ def layer_summary(model) -> list[dict]:
     and per layer type what matters for the assignment: Conv2D ``filters``, ``kernel_size``,
     ``strides``, ``padding``, ``activation``, ``initializer``; BatchNormalization ``axis`` and
     ``training`` (the argument it was called with); pooling ``pool_size``, ``strides``,
-    ``padding``; ZeroPadding2D ``padding``; Activation ``activation``; Dense ``units``,
+    ``padding``; ZeroPadding2D ``padding``; Activation ``activation`` (a plain ``ReLU`` layer is
+    summarised as ``Activation('relu')``); Dense ``units``,
     ``activation``, ``initializer``. Keras 3 has no ``layer.output_shape``; this uses
     ``layer.output.shape``.
 
@@ -142,6 +149,9 @@ def layer_summary(model) -> list[dict]:
             "inputs": inputs,
         }
         config = layer.get_config()
+        if name == "ReLU" and _is_plain_relu(config):
+            # keras.layers.ReLU() computes exactly Activation('relu'): summarise it the same way.
+            row["layer"], name, config = "Activation", "Activation", {"activation": "relu"}
         for key in _CONFIG_KEYS.get(name, ()):
             row[key] = _plain(config.get(key))
         if name in ("Conv2D", "Dense"):

@@ -27,6 +27,21 @@ from resnets_kit.solution import SOURCE_NOTEBOOK
 
 RUNS_DIR = REPO_ROOT / "runs"
 ACCURACY_TAG = "test-accuracy"
+#: Cells with this tag have their printed output echoed while they run (the training epochs).
+ECHO_TAG = "echo-output"
+
+
+class _EchoingClient(NotebookClient):
+    """A NotebookClient that also hands the stream output of cells tagged ``echo-output`` to
+    ``echo`` as it arrives (nbclient otherwise only returns outputs once a cell is done)."""
+
+    echo = None
+
+    def output(self, outs, msg, display_id, cell_index):
+        if self.echo is not None and msg["msg_type"] == "stream":
+            if ECHO_TAG in self.nb.cells[cell_index].metadata.get("tags", []):
+                self.echo(msg["content"]["text"])
+        return super().output(outs, msg, display_id, cell_index)
 
 
 def cell_text(cell, stream: str | None = None) -> str:
@@ -53,7 +68,8 @@ def execute(
         timeout: seconds allowed per cell.
         output: where to write the executed notebook (default ``runs/<name>.executed.ipynb``);
             written also when a cell fails, so that the error can be read there.
-        log: called with one line per executed cell (its ``grade_id`` and seconds); ``None``: silent.
+        log: called with one line per executed cell (its ``grade_id`` and seconds), and with the
+            output of cells tagged ``echo-output`` as it is printed; ``None``: silent.
 
     Returns:
         The executed notebook (``nbformat.NotebookNode``).
@@ -84,7 +100,7 @@ def execute(
     # unencrypted TCP on stderr.
     sockets = tempfile.TemporaryDirectory(prefix="resnets-kernel-")
     kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets.name) / "kernel"))
-    client = NotebookClient(
+    client = _EchoingClient(
         nb,
         km=kernel,
         timeout=timeout,
@@ -92,9 +108,14 @@ def execute(
         on_cell_start=on_start,
         on_cell_executed=on_done,
     )
+    if log is not None:
+        client.echo = lambda text: log(text.rstrip("\n"))
     try:
         client.execute()
     finally:
+        # nbclient leaves a kernel manager that it did not create running: shut the kernel down.
+        if kernel.has_kernel:
+            kernel.shutdown_kernel(now=True)
         sockets.cleanup()
         if env_fast is None:
             os.environ.pop("RESNETS_FAST", None)

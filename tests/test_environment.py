@@ -49,7 +49,9 @@ def test_every_requirement_is_pinned_exactly():
 def test_environment_mirrors_requirements():
     conda, pins, others = environment()
     assert pins == requirements()
-    assert others == ["-e ."], "environment.yml should install the project itself (pip: -e .) and nothing else"
+    assert others == ["-e ."], (
+        "environment.yml should install the project itself (pip: -e .) and nothing else"
+    )
 
 
 def test_environment_python_matches_this_python_series():

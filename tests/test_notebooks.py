@@ -43,7 +43,9 @@ def test_source_notebook_marks_each_graded_function_as_a_solution_cell():
 
 def test_notebook_images_exist():
     nb = nbformat.read(SOURCE_NOTEBOOK, as_version=4)
-    links = [m for c in nb.cells if c.cell_type == "markdown" for m in re.findall(r"\]\(([^)]+\.png)\)", c.source)]
+    links = [
+        m for c in nb.cells if c.cell_type == "markdown" for m in re.findall(r"\]\(([^)]+\.png)\)", c.source)
+    ]
     assert links
     for link in links:
         assert (SOURCE_NOTEBOOK.parent / link).resolve().exists(), link
@@ -74,7 +76,11 @@ def test_source_notebook_runs_end_to_end(tmp_path):
         stderr = run_notebook.cell_text(cell, "stderr")
         assert stderr == "", f"cell {i} wrote to stderr:\n{stderr}"
         assert all(o.output_type != "error" for o in cell.outputs)
-    text = {c.metadata["nbgrader"]["grade_id"]: run_notebook.cell_text(c) for c in nb.cells if c.cell_type == "code"}
+    text = {
+        c.metadata["nbgrader"]["grade_id"]: run_notebook.cell_text(c)
+        for c in nb.cells
+        if c.cell_type == "code"
+    }
     for name in GRADED_FUNCTIONS:
         assert "checks passed" in text[f"{name}_test"]
     assert "23,600,006 parameters | keras.applications.ResNet50: 23,600,006" in text["resnet-applications"]

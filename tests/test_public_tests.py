@@ -24,7 +24,12 @@ MISTAKES = {
     "final ReLU missing": (
         "identity_block",
         [(ID_RELU_TAIL, "    X = Add()([X, X_shortcut])")],
-        ["'layers'", "final ReLU after the Add", "expected: 3 Activation layers", "received: 2 Activation layers"],
+        [
+            "'layers'",
+            "final ReLU after the Add",
+            "expected: 3 Activation layers",
+            "received: 2 Activation layers",
+        ],
     ),
     "ReLU before the Add": (
         "identity_block",
@@ -51,7 +56,12 @@ MISTAKES = {
     ),
     "BatchNorm on the wrong axis": (
         "identity_block",
-        [("    X = BatchNormalization(axis=3)(X, training=training)\n\n    ## Final", "    X = BatchNormalization(axis=1)(X, training=training)\n\n    ## Final")],
+        [
+            (
+                "    X = BatchNormalization(axis=3)(X, training=training)\n\n    ## Final",
+                "    X = BatchNormalization(axis=1)(X, training=training)\n\n    ## Final",
+            )
+        ],
         ["'layer settings: axis'", "main path component 3: BatchNorm", "channels axis"],
     ),
     "shortcut without BatchNorm": (
@@ -65,7 +75,12 @@ MISTAKES = {
             (CB_CONV1, CB_CONV1.replace("(s, s)", "(1, 1)")),
             ("filters=F2, kernel_size=f, strides=(1, 1)", "filters=F2, kernel_size=f, strides=(s, s)"),
         ],
-        ["'layer settings: strides'", "main path component 1", "expected: strides=[2, 2]", "first 1x1 convolution"],
+        [
+            "'layer settings: strides'",
+            "main path component 1",
+            "expected: strides=[2, 2]",
+            "first 1x1 convolution",
+        ],
     ),
     "shortcut with F1 filters": (
         "convolutional_block",
@@ -75,11 +90,21 @@ MISTAKES = {
     "shortcut added from the main-path tensor": (
         "identity_block",
         [("Add()([X, X_shortcut])", "Add()([X, X])")],
-        ["'layer settings: inputs'", "Add (main path + shortcut)", "expected: inputs=[8, 0]", "Add()([X, X_shortcut])"],
+        [
+            "'layer settings: inputs'",
+            "Add (main path + shortcut)",
+            "expected: inputs=[8, 0]",
+            "Add()([X, X_shortcut])",
+        ],
     ),
     "convolutional block shortcut taken after the main path": (
         "convolutional_block",
-        [("padding='valid', kernel_initializer=initializer(seed=0))(X_shortcut)", "padding='valid', kernel_initializer=initializer(seed=0))(X)")],
+        [
+            (
+                "padding='valid', kernel_initializer=initializer(seed=0))(X_shortcut)",
+                "padding='valid', kernel_initializer=initializer(seed=0))(X)",
+            )
+        ],
         ["'order of the layers'", "shortcut: CONV2D 1x1", "takes the block's input (X_shortcut"],
     ),
     "hard-coded kernel size": (
@@ -90,7 +115,11 @@ MISTAKES = {
     "initializer passed uncalled": (
         "identity_block",
         [(ID_CONV2, ID_CONV2.replace("initializer(seed=0)", "initializer"))],
-        ["'layer settings: initializer'", "expected: initializer='RandomUniform(seed=0)'", "initializer(seed=0)"],
+        [
+            "'layer settings: initializer'",
+            "expected: initializer='RandomUniform(seed=0)'",
+            "initializer(seed=0)",
+        ],
     ),
     "F1 and F2 swapped": (
         "identity_block",
@@ -170,3 +199,56 @@ def test_changed_signature_is_reported():
 def test_model_that_is_not_a_keras_model_is_reported():
     with pytest.raises(PublicTestFailure, match="returns a model"):
         public_tests.ResNet50_test(lambda input_shape, classes: None)
+
+
+# Equivalent spellings of the reference solution must pass: the tests check the network, not the text.
+EQUIVALENT = {
+    "ReLU layer, axis=-1, tuple kernel size": (
+        "identity_block",
+        [
+            (
+                "    X = Add()([X, X_shortcut])\n    X = Activation('relu')(X)",
+                "    X = Add()([X, X_shortcut])\n    X = keras.layers.ReLU()(X)",
+            ),
+            (
+                "X = BatchNormalization(axis=3)(X, training=training)\n\n    ## Final",
+                "X = BatchNormalization(axis=-1)(X, training=training)\n\n    ## Final",
+            ),
+            (ID_CONV2, ID_CONV2.replace("kernel_size=f", "kernel_size=(f, f)")),
+        ],
+    ),
+    "shortcut built before the main path": (
+        "convolutional_block",
+        [
+            (
+                "    X_shortcut = X\n",
+                "    X_shortcut = BatchNormalization(axis=3)(Conv2D(filters=F3, kernel_size=1, strides=(s, s), padding='valid', kernel_initializer=initializer(seed=0))(X), training=training)\n",
+            ),
+            (
+                "    X_shortcut = Conv2D(filters=F3, kernel_size=1, strides=(s, s), padding='valid', kernel_initializer=initializer(seed=0))(X_shortcut)\n",
+                "",
+            ),
+            ("    X_shortcut = BatchNormalization(axis=3)(X_shortcut, training=training)\n", ""),
+        ],
+    ),
+    "stages written as loops": (
+        "ResNet50",
+        [
+            (
+                "    X = identity_block(X, 3, [256, 256, 1024])\n" * 5,
+                "    for _ in range(5):\n        X = identity_block(X, 3, [256, 256, 1024])\n",
+            )
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("variant", list(EQUIVALENT))
+def test_equivalent_solution_passes(variant, solution, capsys):
+    function, edits = EQUIVALENT[variant]
+    namespace = load_solution(replace={function: edits})
+    if function == "ResNet50":
+        namespace["identity_block"] = solution["identity_block"]
+        namespace["convolutional_block"] = solution["convolutional_block"]
+    TESTS[function](namespace[function])
+    assert "checks passed" in capsys.readouterr().out
