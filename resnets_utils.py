@@ -34,6 +34,9 @@ __all__ = [
     "load_image",
     "predict_image",
     "show_prediction",
+    "confusion_matrix",
+    "plot_confusion_matrix",
+    "plot_misclassified",
 ]
 
 #: Shape of one image: height, width, RGB channels.
@@ -362,5 +365,107 @@ def show_prediction(model, path: str | os.PathLike[str]):
     ax_bar.set_ylabel("probability")
     ax_bar.set_ylim(0, 1)
     ax_bar.set_title(f"predicted: {predicted} (p = {probs[predicted]:.2f})")
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(y_true, y_pred, C: int) -> np.ndarray:
+    """Count how often each true class is predicted as each class.
+
+    Args:
+        y_true: true labels, m integers in [0, C) of any shape (e.g. (1, m)).
+        y_pred: predicted labels, m integers in [0, C) of any shape.
+        C: number of classes.
+
+    Returns:
+        int64 array (C, C): entry [i, j] is the number of examples of class i predicted as j;
+        the diagonal holds the correct predictions, and the whole sums to m.
+
+    Raises:
+        ValueError: the two label arrays have different sizes, or a label lies outside [0, C).
+    """
+    y_true = np.asarray(y_true).reshape(-1)
+    y_pred = np.asarray(y_pred).reshape(-1)
+    if y_true.size != y_pred.size:
+        raise ValueError(f"y_true has {y_true.size} labels but y_pred has {y_pred.size}")
+    for name, labels in (("y_true", y_true), ("y_pred", y_pred)):
+        bad = np.unique(labels[(labels < 0) | (labels >= C)])
+        if bad.size:
+            raise ValueError(f"{name} has labels {bad[:10].tolist()} outside [0, {C})")
+    counts = np.zeros((C, C), dtype=np.int64)
+    np.add.at(counts, (y_true.astype(np.int64), y_pred.astype(np.int64)), 1)
+    return counts
+
+
+def plot_confusion_matrix(y_true, y_pred, classes):
+    """Show the confusion matrix of a classifier as an annotated heat map.
+
+    Args:
+        y_true: true labels, m integers of any shape.
+        y_pred: predicted labels, m integers of any shape.
+        classes: the class labels, e.g. ``[0, 1, 2, 3, 4, 5]``; their number is C.
+
+    Returns:
+        The matplotlib Figure; rows are true classes, columns predicted classes.
+
+    Raises:
+        ValueError: as :func:`confusion_matrix`.
+    """
+    import matplotlib.pyplot as plt
+
+    classes = [int(c) if np.issubdtype(type(c), np.integer) else c for c in np.asarray(classes).tolist()]
+    counts = confusion_matrix(y_true, y_pred, len(classes))
+    fig, ax = plt.subplots(figsize=(4.6, 4.0))
+    ax.imshow(counts, cmap="Blues")
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            colour = "white" if counts[i, j] > counts.max() / 2 else "black"
+            ax.text(j, i, str(counts[i, j]), ha="center", va="center", color=colour, fontsize=10)
+    ax.set_xticks(range(len(classes)), classes)
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    accuracy = np.trace(counts) / max(counts.sum(), 1)
+    ax.set_title(f"Confusion matrix (accuracy {accuracy:.3f})")
+    fig.tight_layout()
+    return fig
+
+
+def plot_misclassified(X, y_true, y_pred, max_images: int = 12, ncols: int = 6):
+    """Show the images a classifier got wrong, with their true and predicted labels.
+
+    Args:
+        X: images (m, H, W, 3), uint8 in 0-255 or float in [0, 1].
+        y_true: true labels, m integers of any shape.
+        y_pred: predicted labels, m integers of any shape.
+        max_images: show at most this many (the first ones, in data order).
+        ncols: number of columns of the grid.
+
+    Returns:
+        The matplotlib Figure, or ``None`` when every image is classified correctly (a line
+        saying so is printed).
+
+    Raises:
+        ValueError: the labels do not match the number of images.
+    """
+    import matplotlib.pyplot as plt
+
+    X = np.asarray(X)
+    y_true = _labels_of(y_true, X.shape[0])
+    y_pred = _labels_of(y_pred, X.shape[0])
+    wrong = np.flatnonzero(y_true != y_pred)
+    if wrong.size == 0:
+        print(f"All {X.shape[0]} images are classified correctly.")
+        return None
+    shown = wrong[:max_images]
+    ncols = min(ncols, shown.size)
+    nrows = -(-shown.size // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.7 * ncols, 1.95 * nrows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, i in zip(axes.ravel(), shown, strict=False):
+        ax.imshow(X[i])
+        ax.set_title(f"#{i}: true {int(y_true[i])}, pred {int(y_pred[i])}", fontsize=8, color="firebrick")
+    fig.suptitle(f"{wrong.size} of {X.shape[0]} images misclassified", fontsize=10)
     fig.tight_layout()
     return fig

@@ -6,6 +6,7 @@ The h5 files are small ones written in ``tmp_path``; the models are stand-ins wi
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -390,3 +391,38 @@ def test_star_import_and_light_import():
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_confusion_matrix_counts_pairs():
+    from resnets_utils import confusion_matrix
+
+    counts = confusion_matrix(np.array([[0, 1, 2, 2, 1]]), np.array([0, 2, 2, 2, 1]), 3)
+    assert counts.dtype == np.int64
+    np.testing.assert_array_equal(counts, [[1, 0, 0], [0, 1, 1], [0, 0, 2]])
+    assert counts.sum() == 5
+
+
+@pytest.mark.parametrize(
+    ("y_true", "y_pred", "message"),
+    [
+        ([0, 1], [0], "y_true has 2 labels but y_pred has 1"),
+        ([0, 6], [0, 1], "y_true has labels [6] outside [0, 6)"),
+    ],
+)
+def test_confusion_matrix_rejects_bad_labels(y_true, y_pred, message):
+    from resnets_utils import confusion_matrix
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        confusion_matrix(np.array(y_true), np.array(y_pred), 6)
+
+
+def test_plot_confusion_matrix_and_misclassified(capsys):
+    from resnets_utils import plot_confusion_matrix, plot_misclassified
+
+    X = np.zeros((4, 64, 64, 3), np.uint8)
+    fig = plot_confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2], [0, 1, 2])
+    assert "accuracy 0.750" in fig.axes[0].get_title()
+    fig = plot_misclassified(X, [0, 1, 1, 2], [0, 1, 2, 2])
+    assert "1 of 4 images misclassified" in fig._suptitle.get_text()
+    assert plot_misclassified(X[:2], [0, 1], [0, 1]) is None
+    assert "All 2 images are classified correctly" in capsys.readouterr().out
