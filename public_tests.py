@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -57,62 +58,36 @@ def constant_initializer(value=0.1):
     return make
 
 
+def block_case(
+    f: int, filters: list[int], training: bool, initializer=None, s=None, shape=(3, 4, 4, 3)
+) -> dict:
+    """One test case of a block function: its arguments and a name that states them.
+
+    ``initializer`` is ``None`` for the function's default, or a number for
+    :func:`constant_initializer` with that value; ``s`` is given for a convolutional block only.
+    """
+    name = (
+        f"f={f}, filters={list(filters)}" + (f", s={s}" if s is not None else "") + f", training={training}"
+    )
+    if initializer is not None:
+        name += ", constant initializer"
+    case = {"name": name, "shape": list(shape), "f": f, "filters": list(filters), "training": training}
+    if s is not None:
+        case["s"] = s
+    case["initializer"] = initializer
+    return case
+
+
 IDENTITY_CASES = [
-    # name, input shape, f, filters, training, initializer (None: the function's default)
-    {
-        "name": "f=2, filters=[4, 5, 3], training=False",
-        "shape": [3, 4, 4, 3],
-        "f": 2,
-        "filters": [4, 5, 3],
-        "training": False,
-        "initializer": None,
-    },
-    {
-        "name": "f=2, filters=[4, 5, 3], training=True",
-        "shape": [3, 4, 4, 3],
-        "f": 2,
-        "filters": [4, 5, 3],
-        "training": True,
-        "initializer": None,
-    },
-    {
-        "name": "f=3, filters=[2, 3, 3], training=True, constant initializer",
-        "shape": [3, 4, 4, 3],
-        "f": 3,
-        "filters": [2, 3, 3],
-        "training": True,
-        "initializer": 0.1,
-    },
+    block_case(2, [4, 5, 3], training=False),
+    block_case(2, [4, 5, 3], training=True),
+    block_case(3, [2, 3, 3], training=True, initializer=0.1),
 ]
 
 CONVOLUTIONAL_CASES = [
-    {
-        "name": "f=2, filters=[2, 4, 6], s=2, training=False",
-        "shape": [3, 4, 4, 3],
-        "f": 2,
-        "filters": [2, 4, 6],
-        "s": 2,
-        "training": False,
-        "initializer": None,
-    },
-    {
-        "name": "f=2, filters=[2, 4, 6], s=2, training=True",
-        "shape": [3, 4, 4, 3],
-        "f": 2,
-        "filters": [2, 4, 6],
-        "s": 2,
-        "training": True,
-        "initializer": None,
-    },
-    {
-        "name": "f=3, filters=[3, 5, 4], s=1, training=True, constant initializer",
-        "shape": [3, 4, 4, 3],
-        "f": 3,
-        "filters": [3, 5, 4],
-        "s": 1,
-        "training": True,
-        "initializer": 0.1,
-    },
+    block_case(2, [2, 4, 6], training=False, s=2),
+    block_case(2, [2, 4, 6], training=True, s=2),
+    block_case(3, [3, 5, 4], training=True, initializer=0.1, s=1),
 ]
 
 RESNET50_CASE = {"input_shape": [64, 64, 3], "classes": 6}
@@ -189,6 +164,16 @@ _ERROR_HINTS = [
 ]
 
 
+_MODEL_ERROR_HINTS = [
+    (
+        "incompatible shapes",
+        "a residual block received an input whose shape it cannot keep: each stage starts with a "
+        "convolutional block (it changes the number of channels to F3), and the identity blocks of a "
+        "stage use the same filters [F1, F2, F3] as its convolutional block.",
+    ),
+]
+
+
 def _call(function_name: str, call, check: str):
     """Run ``call()``; turn an exception into a failure that quotes it and gives a hint."""
     try:
@@ -196,14 +181,22 @@ def _call(function_name: str, call, check: str):
     except AssertionError:
         raise
     except Exception as err:  # a student's function can raise anything
-        text = f"{type(err).__name__}: {err}"
+        text = re.sub(r"\x1b\[[0-9;]*m", "", f"{type(err).__name__}: {err}")  # Keras colours its errors
+        hints = (_MODEL_ERROR_HINTS if function_name == "ResNet50" else []) + _ERROR_HINTS
         hint = next(
-            (h for pattern, h in _ERROR_HINTS if pattern in text),
+            (h for pattern, h in hints if pattern in text),
             "read the error above; it comes from your code.",
         )
         raise failure(
             function_name, check, "", "the function to run without error", text.strip(), hint
         ) from err
+
+
+def _show(value) -> str:
+    """A readable form of a default value: the name of a class or function, else its repr."""
+    if value is inspect.Parameter.empty:
+        return "no default"
+    return getattr(value, "__name__", None) or repr(value)
 
 
 def _check_signature(function, name: str, parameters: dict) -> None:
@@ -231,8 +224,8 @@ def _check_signature(function, name: str, parameters: dict) -> None:
                     name,
                     "signature",
                     f"the default of `{parameter}`",
-                    repr(default),
-                    repr(received),
+                    _show(default),
+                    _show(received),
                     "keep the defaults of the signature as given.",
                 )
 
@@ -241,7 +234,6 @@ def _block_test(function, name: str, key: str, cases: list[dict], references: di
     references = references or load_references()
     ref = references[key]
     first = cases[0]
-    context = {"filters": first["filters"], "f": first["f"], "s": first.get("s", 1)}
 
     output = _call(
         name, lambda: run_block(function, first), f"runs on an input of shape {tuple(first['shape'])}"
@@ -258,8 +250,14 @@ def _block_test(function, name: str, key: str, cases: list[dict], references: di
             "(s in a convolutional block, 1 in an identity block) and it has F3 channels.",
         )
 
-    received = _call(name, lambda: block_summary(function, first), "builds on a symbolic keras.Input")
-    compare_summaries(name, ref["structure"], received, context)
+    for case, ref_case in zip(cases, ref["cases"], strict=True):
+        context = {"filters": case["filters"], "f": case["f"], "s": case.get("s", 1)}
+        received = _call(
+            name,
+            lambda case=case: block_summary(function, case),
+            f"builds on a symbolic keras.Input ({case['name']})",
+        )
+        compare_summaries(name, ref_case["structure"], received, context, case=case["name"])
 
     for case, ref_case in zip(cases, ref["cases"], strict=True):
         output = _call(name, lambda case=case: run_block(function, case), f"runs for {case['name']}")
@@ -275,7 +273,7 @@ def _block_test(function, name: str, key: str, cases: list[dict], references: di
             )
         compare_values(name, f"values for {case['name']}", ref_case["output"], output, hint)
 
-    checks = ["signature", "output shape", "structure (layer by layer)"]
+    checks = ["signature", "output shape", f"structure, layer by layer ({len(cases)} cases)"]
     checks += [f"values for {case['name']}" for case in cases]
     print(f"{name}_test: all {len(checks)} checks passed ({'; '.join(checks)}).")
 
@@ -303,6 +301,7 @@ def identity_block_test(target, references: dict | None = None) -> None:
             "f": inspect.Parameter.empty,
             "filters": inspect.Parameter.empty,
             "training": True,
+            "initializer": keras.initializers.random_uniform,
         },
     )
     _block_test(target, "identity_block", "identity_block", IDENTITY_CASES, references)
@@ -327,6 +326,7 @@ def convolutional_block_test(target, references: dict | None = None) -> None:
             "filters": inspect.Parameter.empty,
             "s": 2,
             "training": True,
+            "initializer": keras.initializers.glorot_uniform,
         },
     )
     _block_test(target, "convolutional_block", "convolutional_block", CONVOLUTIONAL_CASES, references)
@@ -353,6 +353,7 @@ def ResNet50_test(target, references: dict | None = None) -> None:
     if isinstance(target, keras.Model):
         model = target
     else:
+        _check_signature(target, name, {"input_shape": (64, 64, 3), "classes": 6})
         model = _call(
             name,
             lambda: target(input_shape=tuple(RESNET50_CASE["input_shape"]), classes=RESNET50_CASE["classes"]),
@@ -368,7 +369,7 @@ def ResNet50_test(target, references: dict | None = None) -> None:
             "end with model = Model(inputs=X_input, outputs=X) and return model.",
         )
     received = _call(name, lambda: layer_summary(model), "summarises the model")
-    compare_summaries(name, ref["summary"], received, {})
+    compare_summaries(name, ref["summary"], received, {"model": True})
     total = model.count_params()
     if total != ref["total_params"]:
         raise failure(

@@ -7,6 +7,9 @@ HDF5 files in ``datasets/``, placed there by ``python -m resnets_kit.data`` (or 
 - ``test_signs.h5``: ``test_set_x`` uint8 (m_test, 64, 64, 3), ``test_set_y`` int (m_test,),
   ``list_classes`` int (C,) = ``[0 1 2 3 4 5]``.
 
+:func:`load_dataset` reads the folder given as ``data_dir``, or ``datasets/`` beside this module;
+no environment variable changes it.
+
 Typical use::
 
     X_train_orig, Y_train_orig, X_test_orig, Y_test_orig, classes = load_dataset()
@@ -42,9 +45,6 @@ __all__ = [
 #: Shape of one image: height, width, RGB channels.
 IMAGE_SHAPE = (64, 64, 3)
 
-#: Environment variable that overrides the default data folder of :func:`load_dataset`.
-DATA_DIR_ENV = "SIGNS_DATA_DIR"
-
 _FETCH = "run `python -m resnets_kit.data` (or `make setup`) to fetch the SIGNS files"
 _REFETCH = (
     "Run `python -m resnets_kit.data --force` (or delete the file and run `make setup`) "
@@ -53,8 +53,8 @@ _REFETCH = (
 
 
 def _default_data_dir() -> Path:
-    env = os.environ.get(DATA_DIR_ENV)
-    return Path(env) if env else Path(__file__).resolve().parent / "datasets"
+    """The ``datasets/`` folder beside this module."""
+    return Path(__file__).resolve().parent / "datasets"
 
 
 def _read_h5(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -123,9 +123,8 @@ def load_dataset(
     """Load the SIGNS training and test sets.
 
     Args:
-        data_dir: folder holding ``train_signs.h5`` and ``test_signs.h5``. Default: the
-            environment variable ``SIGNS_DATA_DIR`` when set, else ``datasets/`` beside this
-            module.
+        data_dir: folder holding ``train_signs.h5`` and ``test_signs.h5`` (the folder, not
+            one of the files). Default: ``datasets/`` beside this module.
 
     Returns:
         ``(X_train_orig, Y_train_orig, X_test_orig, Y_test_orig, classes)``:
@@ -138,11 +137,19 @@ def load_dataset(
         - ``classes``: int64 (C,), the class labels, ``[0 1 2 3 4 5]`` for SIGNS.
 
     Raises:
-        FileNotFoundError: a file is missing. The message says how to fetch the files.
+        FileNotFoundError: the folder or a file is missing. The message says how to fetch
+            the files.
+        NotADirectoryError: ``data_dir`` is a file (e.g. ``datasets/train_signs.h5``), not the
+            folder holding the two files.
         ValueError: a file is not a readable HDF5 file, lacks a dataset, or holds arrays of the
             wrong dtype or shape or labels outside [0, C).
     """
     folder = Path(data_dir) if data_dir is not None else _default_data_dir()
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(
+            f"{folder} is a file, not a folder: data_dir is the folder holding train_signs.h5 "
+            f"and test_signs.h5, e.g. load_dataset({str(folder.parent)!r})."
+        )
     if not folder.is_dir():
         raise FileNotFoundError(f"the data folder {folder} does not exist: {_FETCH}.")
     train_path = folder / "train_signs.h5"
@@ -260,7 +267,10 @@ def load_image(path: str | os.PathLike[str], size: int = 64) -> np.ndarray:
 
     The image is turned upright according to its EXIF orientation, converted to RGB
     (transparent areas become white), centre-cropped to a square, resized to
-    ``size`` x ``size`` with Pillow's bilinear filter and scaled by 1/255.
+    ``size`` x ``size`` with Pillow's bilinear filter and scaled by 1/255. A 16-bit grey image
+    (Pillow mode ``"I;16"``, or ``"I"`` with values in 0-65535) is first scaled to 0-255
+    (value / 257); an ``"I"`` image with values outside 0-65535 is stretched from its minimum
+    to its maximum.
 
     Args:
         path: any image file Pillow can read (JPEG, PNG, ...).
@@ -285,6 +295,8 @@ def load_image(path: str | os.PathLike[str], size: int = 64) -> np.ndarray:
         with Image.open(path) as img:
             img.load()
             img = ImageOps.exif_transpose(img)
+            if img.mode == "I" or img.mode.startswith("I;16"):
+                img = _wide_grey_to_8_bit(img)
             if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
                 rgba = img.convert("RGBA")
                 img = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -298,6 +310,27 @@ def load_image(path: str | os.PathLike[str], size: int = 64) -> np.ndarray:
     img = img.crop((left, top, left + side, top + side))
     img = img.resize((size, size), Image.Resampling.BILINEAR)
     return np.asarray(img, dtype=np.float32) / np.float32(255.0)
+
+
+def _wide_grey_to_8_bit(img):
+    """Scale a 16- or 32-bit grey Pillow image to mode "L" (or "LA" when it has a transparent value).
+
+    Pillow's own conversion clips such values at 255, which turns most of the image white.
+    """
+    from PIL import Image
+
+    values = np.asarray(img).astype(np.float64)
+    low, high = (values.min(), values.max()) if values.size else (0.0, 0.0)
+    if img.mode == "I" and (low < 0 or high > 65535):
+        scaled = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
+    else:
+        scaled = values / 257.0  # 65535 / 257 = 255
+    grey = Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8))
+    key = img.info.get("transparency")
+    if isinstance(key, int):
+        alpha = Image.fromarray(np.where(values == key, 0, 255).astype(np.uint8))
+        return Image.merge("LA", (grey, alpha))
+    return grey
 
 
 def _model_size(model) -> int:

@@ -62,7 +62,7 @@ def import_tensorflow():
 # ---------------------------------------------------------------------------------------------
 
 _CONFIG_KEYS = {
-    "Conv2D": ("filters", "kernel_size", "strides", "padding", "activation"),
+    "Conv2D": ("filters", "kernel_size", "strides", "padding", "dilation_rate", "activation"),
     "Dense": ("units", "activation"),
     "MaxPooling2D": ("pool_size", "strides", "padding"),
     "AveragePooling2D": ("pool_size", "strides", "padding"),
@@ -110,6 +110,10 @@ def _inbound(layer, index):
     return inputs, training
 
 
+#: Keras operations (keras.ops.*, or operators on Keras tensors) that compute what a layer computes.
+_OPERATIONS = {"Add": "Add", "Relu": "Activation"}
+
+
 def _is_plain_relu(config: dict) -> bool:
     return (
         config.get("max_value") is None and not config.get("negative_slope") and not config.get("threshold")
@@ -122,12 +126,14 @@ def layer_summary(model) -> list[dict]:
     Each row is a dict with ``layer`` (class name), ``output_shape`` (list, batch axis ``None``),
     ``params`` (int), ``inputs`` (indices of the layers that feed this one, in argument order),
     and per layer type what matters for the assignment: Conv2D ``filters``, ``kernel_size``,
-    ``strides``, ``padding``, ``activation``, ``initializer``; BatchNormalization ``axis`` and
-    ``training`` (the argument it was called with); pooling ``pool_size``, ``strides``,
+    ``strides``, ``padding``, ``dilation_rate``, ``activation``, ``initializer``;
+    BatchNormalization ``axis``, ``momentum``, ``epsilon`` and ``training`` (the argument it was
+    called with); pooling ``pool_size``, ``strides``,
     ``padding``; ZeroPadding2D ``padding``; Activation ``activation`` (a plain ``ReLU`` layer is
     summarised as ``Activation('relu')``); Dense ``units``,
-    ``activation``, ``initializer``. Keras 3 has no ``layer.output_shape``; this uses
-    ``layer.output.shape``.
+    ``activation``, ``initializer``. Keras operations on Keras tensors (``X + Y``,
+    ``keras.ops.add``, ``keras.ops.relu``) appear as the Add and Activation layers they are
+    equivalent to. Keras 3 has no ``layer.output_shape``; this uses ``layer.output.shape``.
 
     Args:
         model: a ``keras.Model`` built with the functional API.
@@ -135,9 +141,12 @@ def layer_summary(model) -> list[dict]:
     Returns:
         A list of dicts of JSON-compatible values.
     """
-    index = {id(layer): i for i, layer in enumerate(model.layers)}
+    # Keras 3 lists operations such as `X + Y` or keras.ops.relu in model.operations, not in
+    # model.layers; they compute the same as the Add and Activation('relu') layers.
+    operations = list(getattr(model, "operations", model.layers))
+    index = {id(op): i for i, op in enumerate(operations)}
     rows = []
-    for layer in model.layers:
+    for layer in operations:
         name = type(layer).__name__
         output = layer.output
         shape = output.shape if hasattr(output, "shape") else None
@@ -145,9 +154,15 @@ def layer_summary(model) -> list[dict]:
         row = {
             "layer": name,
             "output_shape": _plain(tuple(shape)) if shape is not None else None,
-            "params": int(layer.count_params()) if layer.built else 0,
+            "params": int(layer.count_params()) if getattr(layer, "built", False) else 0,
             "inputs": inputs,
         }
+        if not hasattr(layer, "count_params"):  # a keras operation, not a layer
+            row["layer"] = _OPERATIONS.get(name, f"keras.ops.{name}")
+            if row["layer"] == "Activation":
+                row["activation"] = "relu"
+            rows.append(row)
+            continue
         config = layer.get_config()
         if name == "ReLU" and _is_plain_relu(config):
             # keras.layers.ReLU() computes exactly Activation('relu'): summarise it the same way.
@@ -161,6 +176,8 @@ def layer_summary(model) -> list[dict]:
             axis = axis[0] if isinstance(axis, (list, tuple)) and len(axis) == 1 else axis
             rank = len(layer.input.shape) if hasattr(layer, "input") else 4
             row["axis"] = axis % rank if isinstance(axis, int) else _plain(axis)
+            row["momentum"] = config.get("momentum")
+            row["epsilon"] = config.get("epsilon")
             row["training"] = training
         rows.append(row)
     return rows
@@ -232,6 +249,24 @@ def _conv_hint(role: str, key: str, expected, received, context: dict) -> str:
     return ""
 
 
+def _call_hint(row: dict, key: str) -> str:
+    """Hints for a difference inside a block of ResNet50: the likely mistake is in the call."""
+    if key == "training":
+        return "call the blocks with their default training argument: identity_block(X, 3, [...])."
+    if key == "kernel_size" and row.get("role") == "conv2":
+        return "every block of ResNet50 uses f = 3: identity_block(X, 3, filters), convolutional_block(X, f=3, ...)."
+    if key == "initializer":
+        return "call the blocks with their default initializer (do not pass one)."
+    if key == "filters":
+        return (
+            "the stages use filters [64, 64, 256], [128, 128, 512], [256, 256, 1024] and [512, 512, 2048], "
+            "the same list for the convolutional block and the identity blocks of a stage."
+        )
+    if key == "strides":
+        return "the convolutional blocks use s = 1 in stage 2 and s = 2 in stages 3, 4 and 5."
+    return ""
+
+
 def hint_for(row: dict, key: str, expected, received, context: dict | None = None) -> str:
     """The likely mistake behind ``received != expected`` for attribute ``key`` of a reference row.
 
@@ -248,6 +283,10 @@ def hint_for(row: dict, key: str, expected, received, context: dict | None = Non
     context = context or {}
     role = row.get("role", "")
     layer = row["layer"]
+    if context.get("model") and "block" in (row.get("where") or ""):
+        hint = _call_hint(row, key)
+        if hint:
+            return hint
     if layer == "Conv2D":
         hint = _conv_hint(role, key, expected, received, context)
         if hint:
@@ -261,7 +300,14 @@ def hint_for(row: dict, key: str, expected, received, context: dict | None = Non
                 "training=training), so that the block follows its training argument."
             )
         if key == "params":
-            return "BatchNormalization(axis=3) has 4 parameters per channel; check the axis."
+            return (
+                "BatchNormalization(axis=3) with its default settings has 4 parameters per channel "
+                "(gamma, beta, moving mean, moving variance); check the axis and keep the defaults."
+            )
+        if key in ("momentum", "epsilon"):
+            return "keep BatchNormalization's default momentum and epsilon: BatchNormalization(axis=3)."
+    if layer == "Activation" and key == "activation":
+        return "the blocks use ReLU activations: Activation('relu')."
     if layer == "Dense":
         if key == "activation":
             return "the top layer is Dense(classes, activation='softmax')."
@@ -360,6 +406,15 @@ def _stage_counts(rows: list[dict]) -> Counter:
 
 _EXTRA_HINTS = {
     "GlobalAveragePooling2D": "use AveragePooling2D((2, 2)) followed by Flatten(), not GlobalAveragePooling2D.",
+    "Activation": (
+        "one activation too many: the first two components of the main path end with a ReLU, the "
+        "third does not (its BatchNorm goes straight into the Add), the shortcut has none, and the "
+        "block ends with one ReLU after the Add."
+    ),
+    "MaxPooling2D": (
+        "ResNet50 has one MaxPooling2D, at the end of stage 1; after stage 5 comes AveragePooling2D((2, 2))."
+    ),
+    "BatchNormalization": "each CONV2D is followed by exactly one BatchNormalization; nothing else is.",
     "Dropout": "the specification has no Dropout layer.",
     "Dense": "the network has a single Dense layer, the softmax top layer.",
 }
@@ -400,6 +455,17 @@ def _first_missing(expected, exp_classes, rec_classes, name):
     return expected[exp_classes.index(name)]
 
 
+def _first_extra(exp_classes, rec_classes, name):
+    """Index of the first layer of class ``name`` in the student's list that an alignment with
+    the reference leaves without a counterpart."""
+    matcher = difflib.SequenceMatcher(a=exp_classes, b=rec_classes, autojunk=False)
+    for op, _, _, j1, j2 in matcher.get_opcodes():
+        for j in range(j1, j2):
+            if op in ("insert", "replace") and rec_classes[j] == name:
+                return j
+    return [j for j, c in enumerate(rec_classes) if c == name][-1]
+
+
 def _compare_layer_lists(function, expected, received, exp_classes, rec_classes) -> None:
     """Explain why the sequences of layer classes differ: a layer missing, extra, or out of order."""
     exp_counts, rec_counts = Counter(exp_classes), Counter(rec_classes)
@@ -423,7 +489,7 @@ def _compare_layer_lists(function, expected, received, exp_classes, rec_classes)
                     _missing_hint(row),
                 )
             if n_rec > n_exp:
-                position = [j for j, c in enumerate(rec_classes) if c == name][n_exp]
+                position = _first_extra(exp_classes, rec_classes, name)
                 hint = _EXTRA_HINTS.get(
                     name, "your function builds a layer that the specification does not have; remove it."
                 )
@@ -448,7 +514,9 @@ def _compare_layer_lists(function, expected, received, exp_classes, rec_classes)
             )
 
 
-def compare_summaries(function: str, expected: list[dict], received: list[dict], context=None) -> None:
+def compare_summaries(
+    function: str, expected: list[dict], received: list[dict], context=None, case: str = ""
+) -> None:
     """Compare a student's per-layer summary with the reference; raise at the first difference.
 
     Layers are aligned by class name first (so that a missing, extra or misplaced layer is
@@ -459,11 +527,23 @@ def compare_summaries(function: str, expected: list[dict], received: list[dict],
         function: the graded function's name, for the message.
         expected: the reference rows (from ``reference_outputs.json``), with ``role``/``where``.
         received: rows from :func:`layer_summary` of the student's model.
-        context: facts of the test case used by the hints (``filters``, ``f``, ``s``).
+        context: facts of the test case used by the hints (``filters``, ``f``, ``s``; ``model``
+            when the rows are those of a whole network).
+        case: the test case's name, added to the first line of the message.
 
     Raises:
         PublicTestFailure: at the first difference, with expected/received and a hint.
     """
+    try:
+        _compare_summaries(function, expected, received, context or {})
+    except PublicTestFailure as err:
+        if not case:
+            raise
+        first, _, rest = str(err).partition("\n")
+        raise PublicTestFailure(f"{first[:-1]}, for the case {case}.\n{rest}") from None
+
+
+def _compare_summaries(function: str, expected: list[dict], received: list[dict], context: dict) -> None:
     exp_classes = [r["layer"] for r in expected]
     rec_classes = [r["layer"] for r in received]
     if exp_classes != rec_classes:

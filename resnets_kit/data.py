@@ -14,10 +14,25 @@ The command puts ``train_signs.h5`` and ``test_signs.h5`` into the destination f
 4. a download from pinned public mirrors (SIGNS only).
 
 Every file is checked against :data:`KNOWN_FILES`, a table of sha256 digests and sizes of the
-known data files. Files are written to a temporary ``*.part`` file in the destination folder,
-verified, then moved into place with :func:`os.replace`, so a failed or interrupted fetch leaves
-nothing behind. A destination file that is already a known file is left alone (unless
-``--force``); a destination file with an unknown digest is never overwritten without ``--force``.
+known data files. The two files are placed as a pair: each file still needed is first written to a
+temporary ``*.part`` file in the destination folder and verified; only when both are verified are
+they moved into place with :func:`os.replace` (train, then test). On any failure, including an
+interruption, the temporary files are removed and the destination is left as it was (a folder the
+command created is removed again). Each rename is atomic; the two renames together are not, but
+they are in one folder, one right after the other, and a pair left mixed by a crash between them
+is reported as mixed by the next run.
+
+The two files must form a pair: the same dataset and the same variant family of
+:data:`KNOWN_FILES` (for example the original SIGNS test file, or its one-byte variant, goes with
+the original SIGNS train file, never with the CS230 one). Without ``--force``:
+
+- a destination pair of the requested dataset is kept as it is (nothing is copied);
+- a single destination file of the requested dataset is kept, and only the missing file is
+  fetched; it must belong to the same family;
+- destination files of another dataset, a mixed pair, or a file with an unknown digest are an
+  error that says what is there and what to do; nothing is changed.
+
+``--force`` fetches both files and replaces whatever is in the destination.
 
 Exit status: 0 on success, 1 on failure (with a one-paragraph message on stderr), 2 for a usage
 error, 130 when interrupted.
@@ -70,6 +85,9 @@ DATASETS = {
     "digits": "Sign Language Digits 0-5 (Apache-2.0, ardamavi/Sign-Language-Digits-Dataset)",
 }
 
+#: Short display names of the datasets.
+_NAMES = {"signs": "SIGNS", "digits": "Sign Language Digits"}
+
 #: Environment variable naming a local folder that holds the two files.
 SOURCE_ENV = "SIGNS_DIR"
 
@@ -81,6 +99,16 @@ _FIX = (
     "Pass --from DIR with a folder holding train_signs.h5 and test_signs.h5, "
     f"or set {SOURCE_ENV} to such a folder."
 )
+
+#: Where the files of a dataset without a download mirror come from, for the error message.
+_NO_MIRROR = {
+    "digits": (
+        "They come from the Sign Language Digits Dataset (Apache-2.0, "
+        "github.com/ardamavi/Sign-Language-Digits-Dataset), converted to the SIGNS format: pass "
+        f"--from DIR (or set {SOURCE_ENV}) with a folder holding the converted train_signs.h5 "
+        "and test_signs.h5."
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -104,10 +132,19 @@ class KnownFile:
     note: str = ""
 
     @property
+    def family(self) -> tuple[str, str]:
+        """``(dataset, variant)``: a train file and a test file form a pair only when equal."""
+        return (self.dataset, self.variant)
+
+    @property
+    def family_label(self) -> str:
+        """Human-readable name of the family, e.g. ``"SIGNS cs230-jpeg64"``."""
+        return f"{_NAMES.get(self.dataset, self.dataset)} {self.variant}"
+
+    @property
     def label(self) -> str:
         """Human-readable name, e.g. ``"SIGNS cs230-jpeg64 train"``."""
-        family = "SIGNS" if self.dataset == "signs" else "Sign Language Digits"
-        text = f"{family} {self.variant} {self.split}"
+        text = f"{self.family_label} {self.split}"
         return f"{text} ({self.note})" if self.note else text
 
 
@@ -131,6 +168,7 @@ KNOWN_FILES: dict[str, KnownFile] = {
             1_477_712,
         ),
         # Same arrays as the real test file; one byte differs (HDF5 superblock consistency flag).
+        # Its variant is "original": it pairs with the original train file.
         KnownFile(
             "e964910cbbc3f1f88e59fd8a3aa372f37adcd539009003c76954c46e619b17c8",
             "signs",
@@ -326,19 +364,20 @@ def verify_file(
     return _check_identity(digest, size, split, dataset, str(path))
 
 
-def _atomic_place(
+def _stage(
     dest_file: Path,
     split: str,
     dataset: str | None,
     what: str,
     fill: Callable[[object], None],
-) -> KnownFile:
-    """Write through a temporary ``*.part`` file, verify it, then move it into place.
+) -> tuple[Path, KnownFile]:
+    """Write a temporary ``*.part`` file beside ``dest_file`` and verify it.
 
-    ``fill(fh)`` writes the content to the open binary file ``fh``. On any failure, including
-    KeyboardInterrupt, the temporary file is removed and the exception propagates.
+    ``fill(fh)`` writes the content to the open binary file ``fh``. Returns the temporary file
+    and what it is; the caller moves it into place with :func:`_commit` or removes it. On any
+    failure, including KeyboardInterrupt, the temporary file is removed and the exception
+    propagates. The folder of ``dest_file`` must exist.
     """
-    dest_file.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=dest_file.name + ".", suffix=".part", dir=dest_file.parent)
     part = Path(tmp_name)
     try:
@@ -348,11 +387,42 @@ def _atomic_place(
             os.fsync(fh.fileno())
         info = _check_identity(sha256_of(part), part.stat().st_size, split, dataset, what)
         os.chmod(part, 0o644)
-        os.replace(part, dest_file)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return part, info
+
+
+def _commit(part: Path, dest_file: Path) -> None:
+    """Move a verified temporary file into place (atomic within one folder)."""
+    os.replace(part, dest_file)
+
+
+def _place(staged: tuple[Path, KnownFile], dest_file: Path) -> KnownFile:
+    """Move one staged file into place; remove it if that fails."""
+    part, info = staged
+    try:
+        _commit(part, dest_file)
     except BaseException:
         part.unlink(missing_ok=True)
         raise
     return info
+
+
+def _stage_copy(src: Path, dest_file: Path, split: str, dataset: str | None) -> tuple[Path, KnownFile]:
+    """Copy ``src`` to a verified temporary file beside ``dest_file``."""
+    if not src.is_file():
+        raise DataError(f"{src} does not exist (or is not a file).")
+
+    def fill(fh) -> None:
+        with open(src, "rb") as source:
+            while chunk := source.read(_CHUNK):
+                fh.write(chunk)
+
+    try:
+        return _stage(dest_file, split, dataset, str(src), fill)
+    except OSError as exc:
+        raise DataError(f"cannot copy {src} to {dest_file}: {exc.strerror or exc}.") from exc
 
 
 def copy_verified(
@@ -380,16 +450,13 @@ def copy_verified(
     """
     src, dest_file = Path(src), Path(dest_file)
     split = split or _split_of(dest_file.name)
-    if not src.is_file():
-        raise DataError(f"{src} does not exist (or is not a file).")
-
-    def fill(fh) -> None:
-        with open(src, "rb") as source:
-            while chunk := source.read(_CHUNK):
-                fh.write(chunk)
-
     try:
-        return _atomic_place(dest_file, split, dataset, str(src), fill)
+        dest_file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create {dest_file.parent}: {exc.strerror or exc}.") from exc
+    staged = _stage_copy(src, dest_file, split, dataset)
+    try:
+        return _place(staged, dest_file)
     except OSError as exc:
         raise DataError(f"cannot copy {src} to {dest_file}: {exc.strerror or exc}.") from exc
 
@@ -469,6 +536,26 @@ def download_verified(
     """
     dest_file = Path(dest_file)
     split = split or _split_of(dest_file.name)
+    try:
+        dest_file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create {dest_file.parent}: {exc.strerror or exc}.") from exc
+    staged = _stage_download(urls, dest_file, split, dataset, timeout, log)
+    try:
+        return _place(staged, dest_file)
+    except OSError as exc:
+        raise DataError(f"cannot move the download to {dest_file}: {exc.strerror or exc}.") from exc
+
+
+def _stage_download(
+    urls: Iterable[str],
+    dest_file: Path,
+    split: str,
+    dataset: str | None,
+    timeout: float,
+    log: Log,
+) -> tuple[Path, KnownFile]:
+    """Download the first URL that yields a known file into a verified temporary file."""
     sizes = [info.size for info in KNOWN_FILES.values() if info.split == split]
     max_size = max(sizes, default=0)
     failures = []
@@ -479,7 +566,7 @@ def download_verified(
             _download_to(url, fh, max_size, timeout, dest_file.name)
 
         try:
-            return _atomic_place(dest_file, split, dataset, "the downloaded file", fill)
+            return _stage(dest_file, split, dataset, "the downloaded file", fill)
         except (OSError, http.client.HTTPException, ValueError, DataError) as exc:
             if isinstance(exc, urllib.error.HTTPError):
                 reason = f"HTTP {exc.code} {exc.reason}"
@@ -512,26 +599,88 @@ def find_local_source(dataset: str = "signs") -> Path | None:
     return None
 
 
-def _check_existing(dest_file: Path, split: str, dataset: str, log: Log) -> bool:
-    """Return True when ``dest_file`` already holds a known file (and should be kept)."""
+def _existing_file(dest_file: Path, split: str) -> KnownFile:
+    """Identify a file already in the destination; raise DataError unless it is a known file."""
     try:
+        size = dest_file.stat().st_size
         digest = sha256_of(dest_file)
     except OSError as exc:
         raise DataError(f"cannot read the existing {dest_file}: {exc.strerror or exc}.") from exc
     info = identify(digest)
-    if info is None or info.split != split or info.size != dest_file.stat().st_size:
+    if info is None or info.split != split or info.size != size:
         what = "an unknown file" if info is None else f"{info.label}, not a {split} file"
         raise DataError(
             f"{dest_file} already exists and is {what} (sha256 {digest}); it is left untouched. "
             "Move it away, or pass --force to replace it."
         )
-    log(f"{dest_file.name}: already in place, verified: {info.label}, sha256 {_short(digest)}")
-    if info.dataset != dataset:
-        log(
-            f"{dest_file.name}: note: this is not the requested --dataset {dataset}; "
-            "pass --force to replace it."
+    return info
+
+
+def _check_kept(dest: Path, found: dict[str, KnownFile], dataset: str) -> None:
+    """Raise DataError unless the files ``found`` in ``dest`` can be kept for ``dataset``."""
+    wanted = _NAMES[dataset]
+    if len(found) == 2 and found["train"].family != found["test"].family:
+        raise DataError(
+            f"{dest} holds a mixed pair: train_signs.h5 is {found['train'].label} but "
+            f"test_signs.h5 is {found['test'].label}; the two files must come from the same "
+            f"dataset and variant. Pass --force to replace both with the {wanted} files."
         )
-    return True
+    other = next((info for info in found.values() if info.dataset != dataset), None)
+    if other is None:
+        return
+    if len(found) == 2:
+        what, them = f"the {other.family_label} files", "them"
+    else:
+        what, them = f"only {FILE_NAMES[other.split]}, which is {other.label}", "it"
+    raise DataError(
+        f"{dest} holds {what}, not the {wanted} files that --dataset {dataset} asks for. "
+        f"Pass --force to replace {them} with the {wanted} files, or --dataset {other.dataset} "
+        f"to keep {them}."
+    )
+
+
+def _check_pair(found: dict[str, KnownFile], staged: dict[str, KnownFile], origin: str) -> None:
+    """Raise DataError unless the kept and the newly obtained files form one pair."""
+    pair = {**found, **staged}
+    train, test = pair["train"], pair["test"]
+    if train.family == test.family:
+        return
+    if found:
+        (kept_split, kept), (new_split, new) = next(iter(found.items())), next(iter(staged.items()))
+        raise DataError(
+            f"the {FILE_NAMES[new_split]} from {origin} is {new.label}, which does not pair with "
+            f"the {FILE_NAMES[kept_split]} in place ({kept.label}): the two files must come from "
+            "the same dataset and variant. Nothing was changed. Pass --force with a source "
+            "holding a matching pair to replace both."
+        )
+    raise DataError(
+        f"{origin} does not give a matching pair: train_signs.h5 is {train.label} but "
+        f"test_signs.h5 is {test.label}; the two files must come from the same dataset and "
+        f"variant. Nothing was changed. {_FIX}"
+    )
+
+
+def _make_folder(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; return the created folders, deepest first."""
+    created = []
+    current = folder
+    while not current.exists() and current != current.parent:
+        created.append(current)
+        current = current.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create the destination {folder}: {exc.strerror or exc}.") from exc
+    return created
+
+
+def _remove_folders(created: list[Path]) -> None:
+    """Remove the folders :func:`_make_folder` created, as long as they are empty."""
+    for folder in created:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def fetch_dataset(
@@ -543,18 +692,26 @@ def fetch_dataset(
     timeout: float = DOWNLOAD_TIMEOUT,
     log: Log = print,
 ) -> dict[str, Path]:
-    """Place ``train_signs.h5`` and ``test_signs.h5`` in ``dest``, verified by sha256.
+    """Place ``train_signs.h5`` and ``test_signs.h5`` in ``dest``, verified by sha256, as a pair.
 
     Sources, in order: ``source``; the folder in the environment variable ``SIGNS_DIR``; the
     first folder of :data:`LOCAL_FOLDERS` for ``dataset`` that holds both files; the download
-    mirrors of :data:`MIRRORS`. A destination file that is already a known file is kept as it
-    is unless ``force``; one with an unknown sha256 is an error unless ``force``.
+    mirrors of :data:`MIRRORS`.
+
+    Without ``force``, destination files that are known files of ``dataset`` and of one family
+    (see :attr:`KnownFile.family`) are kept, and only a missing file is fetched. Destination files
+    of another dataset, a mixed pair, and a file with an unknown sha256 are errors. With
+    ``force``, both files are fetched and replace whatever is there.
+
+    The files still needed are first written to temporary ``*.part`` files in ``dest`` and
+    verified; only when all are verified, and form a pair with any kept file, are they moved into
+    place (train, then test). On failure ``dest`` is left as it was.
 
     Args:
         dest: destination folder; default ``datasets/`` at the repository root.
         source: a folder holding ``train_signs.h5`` and ``test_signs.h5``, or ``None``.
         dataset: ``"signs"`` or ``"digits"``; the files must belong to it.
-        force: fetch and replace the files even when they are already in place.
+        force: fetch and replace both files even when they are already in place.
         timeout: socket timeout per download request, in seconds.
         log: function called with one-line progress messages.
 
@@ -563,8 +720,9 @@ def fetch_dataset(
 
     Raises:
         DataError: a source is missing or holds a file that is not a known file of
-            ``dataset``, every download mirror failed, no source is available, or an existing
-            destination file would be overwritten. Nothing partial is left behind.
+            ``dataset``, the two files do not form a pair, every download mirror failed, no
+            source is available, or the destination holds files that would be overwritten or
+            are not the requested pair. The destination is left as it was.
         KeyboardInterrupt: propagated after any temporary file is removed.
     """
     _check_dataset(dataset)
@@ -573,14 +731,19 @@ def fetch_dataset(
     if dest.exists() and not dest.is_dir():
         raise DataError(f"the destination {dest} exists and is not a folder; pass --dest DIR.")
 
-    needed = []
-    for split, dest_file in targets.items():
-        if dest_file.exists() and not force:
-            _check_existing(dest_file, split, dataset, log)
-        else:
-            needed.append(split)
+    found: dict[str, KnownFile] = {}
+    if not force:
+        for split, dest_file in targets.items():
+            if dest_file.exists():
+                found[split] = _existing_file(dest_file, split)
+        _check_kept(dest, found, dataset)
+        for split, info in found.items():
+            log(
+                f"{FILE_NAMES[split]}: already in place, verified: {info.label}, sha256 {_short(info.sha256)}"
+            )
+    needed = [split for split in FILE_NAMES if split not in found]
     if not needed:
-        log(f"nothing to do: the {dataset} files are in {dest}")
+        log(f"nothing to do: the {found['train'].family_label} files are in {dest}")
         return targets
 
     folder = None
@@ -597,33 +760,50 @@ def fetch_dataset(
     if folder is not None:
         if not folder.is_dir():
             raise DataError(f"{origin} names {folder}, which is not a folder. {_FIX}")
-        names = [FILE_NAMES[split] for split in needed]
-        missing = [name for name in names if not (folder / name).is_file()]
+        missing = [FILE_NAMES[split] for split in needed if not (folder / FILE_NAMES[split]).is_file()]
         if missing:
             raise DataError(f"{folder} has no {' or '.join(missing)} (source: {origin}). {_FIX}")
+    elif not MIRRORS.get(dataset):
+        raise DataError(
+            f"no local copy of the {_NAMES[dataset]} files was found, and --dataset {dataset} has "
+            f"no download mirror. {_NO_MIRROR.get(dataset, _FIX)}"
+        )
+
+    created = _make_folder(dest)
+    staged: dict[str, tuple[Path, KnownFile]] = {}
+    try:
         for split in needed:
-            src = folder / FILE_NAMES[split]
-            log(f"{src.name}: copying from {src}")
-            try:
-                info = copy_verified(src, targets[split], split, dataset)
-            except DataError as exc:
-                raise DataError(f"{exc} {_FIX}") from exc
+            if folder is not None:
+                src = folder / FILE_NAMES[split]
+                log(f"{src.name}: copying from {src}")
+                try:
+                    staged[split] = _stage_copy(src, targets[split], split, dataset)
+                except DataError as exc:
+                    raise DataError(f"{exc} Nothing was changed. {_FIX}") from exc
+            else:
+                urls = [pair[split] for pair in MIRRORS[dataset] if split in pair]
+                try:
+                    staged[split] = _stage_download(urls, targets[split], split, dataset, timeout, log)
+                except DataError as exc:
+                    raise DataError(
+                        f"{exc} Nothing was changed. Check the network connection and try again. {_FIX}"
+                    ) from exc
+            info = staged[split][1]
             log(f"verified: {info.label}, sha256 {_short(info.sha256)}")
-    else:
-        mirrors = MIRRORS.get(dataset, [])
-        if not mirrors:
-            raise DataError(
-                f"no local copy of the {dataset} files was found and no download mirror is "
-                f"known for --dataset {dataset}. {_FIX}"
-            )
-        for split in needed:
-            urls = [pair[split] for pair in mirrors if split in pair]
-            try:
-                info = download_verified(urls, targets[split], split, dataset, timeout, log)
-            except DataError as exc:
-                raise DataError(f"{exc} Check the network connection and try again. {_FIX}") from exc
-            log(f"verified: {info.label}, sha256 {_short(info.sha256)}")
-    log(f"done: the {dataset} files are in {dest}")
+        where = str(folder) if folder is not None else "the download mirrors"
+        _check_pair(found, {split: info for split, (_, info) in staged.items()}, where)
+        for split in FILE_NAMES:  # train, then test
+            if split in staged:
+                try:
+                    _commit(staged[split][0], targets[split])
+                except OSError as exc:
+                    raise DataError(f"cannot move a file into {dest}: {exc.strerror or exc}.") from exc
+    except BaseException:
+        for part, _ in staged.values():
+            part.unlink(missing_ok=True)
+        _remove_folders(created)
+        raise
+    log(f"done: the {staged[needed[0]][1].family_label} files are in {dest}")
     return targets
 
 
@@ -655,7 +835,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--force",
         action="store_true",
-        help="fetch again and replace the destination files, even unknown ones",
+        help="fetch both files again and replace the destination files, even unknown ones "
+        "or those of another dataset",
     )
     return parser
 

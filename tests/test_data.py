@@ -23,6 +23,8 @@ TRAIN = b"fake SIGNS train file\n" * 700
 TEST = b"fake SIGNS test file\n" * 90
 TEST_VARIANT = b"fake SIGNS test file, other variant\n" * 50
 DIGITS_TRAIN = b"fake digits train file\n" * 650
+DIGITS_TEST = b"fake digits test file\n" * 80
+OTHER_TEST = b"fake SIGNS test file of another variant family\n" * 40
 CORRUPT_TRAIN = TRAIN[:-1] + b"!"
 
 SHARED_SIGNS = REPO_ROOT.parent / "shared" / "datasets" / "signs-cs230-jpeg64"
@@ -44,6 +46,11 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.glob("*.part")) if folder.exists() else []
 
 
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Content and modification time of every file in ``folder``."""
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.iterdir())}
+
+
 @pytest.fixture
 def fake(monkeypatch, tmp_path):
     """Known-file table of fake files; no local folder, no mirror, no SIGNS_DIR."""
@@ -51,7 +58,9 @@ def fake(monkeypatch, tmp_path):
         data.KnownFile(sha(TRAIN), "signs", "fake", "train", len(TRAIN)),
         data.KnownFile(sha(TEST), "signs", "fake", "test", len(TEST)),
         data.KnownFile(sha(TEST_VARIANT), "signs", "fake", "test", len(TEST_VARIANT), "variant"),
+        data.KnownFile(sha(OTHER_TEST), "signs", "other", "test", len(OTHER_TEST)),
         data.KnownFile(sha(DIGITS_TRAIN), "digits", "fake", "train", len(DIGITS_TRAIN)),
+        data.KnownFile(sha(DIGITS_TEST), "digits", "fake", "test", len(DIGITS_TEST)),
     ]
     monkeypatch.setattr(data, "KNOWN_FILES", {k.sha256: k for k in table})
     monkeypatch.setattr(data, "LOCAL_FOLDERS", {"signs": [], "digits": []})
@@ -87,6 +96,16 @@ def test_known_table_is_consistent():
         assert digest == info.sha256 and len(digest) == 64 and digest == digest.lower()
         assert info.split in data.FILE_NAMES and info.dataset in data.DATASETS
         assert info.size > 0
+    # Every family in the table is a complete pair, and the one-byte variant of the original test
+    # file belongs to the "original" family, so it pairs with the original train file.
+    families = {}
+    for info in data.KNOWN_FILES.values():
+        families.setdefault(info.family, set()).add(info.split)
+    assert all(splits == {"train", "test"} for splits in families.values()), families
+    variant = data.identify("e964910cbbc3f1f88e59fd8a3aa372f37adcd539009003c76954c46e619b17c8")
+    original = data.identify("47480709d99f2ea6ae428ecc491fc6f65ff1d05336736dd859d5565e0ad3cf74")
+    assert variant.family == original.family == ("signs", "original")
+    assert variant.family_label == "SIGNS original"
     upper = "A268CF29A5EAD494438B7109BFD5E21A56ACF6267D42D90D6ABC66378B52F4D5"
     assert data.identify(upper).label == "SIGNS cs230-jpeg64 train"
     assert data.identify("0" * 64) is None
@@ -197,7 +216,14 @@ def test_source_is_not_a_folder(fake, capsys):
 def test_digits_without_local_copy_asks_for_from(fake, capsys):
     code, _, err = run(capsys, "--dataset", "digits", "--dest", fake / "dest")
     assert code == 1
-    assert "no download mirror" in err and "--from DIR" in err
+    assert "no download mirror" in err and "--from" in err
+    assert (
+        "Sign Language Digits Dataset (Apache-2.0, github.com/ardamavi/Sign-Language-Digits-Dataset)" in err
+    )
+    assert "a folder holding the converted train_signs.h5 and test_signs.h5" in err
+    assert "shared" not in err
+    assert err.count("\n") == 1
+    assert not (fake / "dest").exists()
 
 
 def test_unknown_dataset_name(fake):
@@ -255,12 +281,107 @@ def test_refuses_to_overwrite_an_unknown_file(fake, capsys):
     assert (dest / "train_signs.h5").read_bytes() == TRAIN
 
 
-def test_existing_file_of_another_dataset_is_kept_with_a_note(fake, capsys):
+@pytest.mark.parametrize("dataset", ["signs", "digits"])
+def test_mixed_pair_in_place_is_an_error(fake, capsys, dataset):
     dest = write(fake / "dest", train=DIGITS_TRAIN, test=TEST)
+    before = snapshot(dest)
+    code, out, err = run(capsys, "--dataset", dataset, "--dest", dest)
+    assert code == 1
+    assert "nothing to do" not in out
+    assert f"{dest} holds a mixed pair" in err
+    assert "Sign Language Digits fake train" in err and "SIGNS fake test" in err
+    assert "--force" in err
+    assert snapshot(dest) == before
+
+
+def test_the_other_dataset_in_place_is_an_error(fake, capsys):
+    dest = write(fake / "dest", train=TRAIN, test=TEST)
+    src = write(fake / "src", train=DIGITS_TRAIN, test=DIGITS_TEST)
+    before = snapshot(dest)
+    code, out, err = run(capsys, "--dataset", "digits", "--from", src, "--dest", dest)
+    assert code == 1
+    assert "nothing to do" not in out
+    assert f"{dest} holds the SIGNS fake files, not the Sign Language Digits files" in err
+    assert "--force" in err and "--dataset signs" in err
+    assert snapshot(dest) == before
+    code, out, err = run(capsys, "--dataset", "digits", "--from", src, "--dest", dest, "--force")
+    assert code == 0, err
+    assert (dest / "train_signs.h5").read_bytes() == DIGITS_TRAIN
+    assert (dest / "test_signs.h5").read_bytes() == DIGITS_TEST
+    code, out, err = run(capsys, "--dataset", "digits", "--dest", dest)
+    assert code == 0, err
+    assert f"nothing to do: the Sign Language Digits fake files are in {dest}" in out
+
+
+def test_a_single_file_of_the_other_dataset_is_an_error(fake, capsys):
+    dest = write(fake / "dest", train=DIGITS_TRAIN)
+    src = write(fake / "src", train=TRAIN, test=TEST)
+    code, _, err = run(capsys, "--from", src, "--dest", dest)
+    assert code == 1
+    assert "holds only train_signs.h5, which is Sign Language Digits fake train" in err
+    assert "--force" in err
+    assert sorted(p.name for p in dest.iterdir()) == ["train_signs.h5"]
+
+
+def test_a_pair_from_two_variants_is_rejected(fake, capsys):
+    src = write(fake / "src", train=TRAIN, test=OTHER_TEST)
+    dest = fake / "dest"
+    code, _, err = run(capsys, "--from", src, "--dest", dest)
+    assert code == 1
+    assert "SIGNS fake train" in err and "SIGNS other test" in err
+    assert "same dataset and variant" in err
+    assert not dest.exists()
+
+
+def test_a_fetched_file_must_pair_with_the_kept_one(fake, capsys):
+    dest = write(fake / "dest", train=TRAIN)
+    src = write(fake / "src", test=OTHER_TEST)
+    code, _, err = run(capsys, "--from", src, "--dest", dest)
+    assert code == 1
+    assert "does not pair with the train_signs.h5 in place (SIGNS fake train)" in err
+    assert sorted(p.name for p in dest.iterdir()) == ["train_signs.h5"]
+
+
+# --- the pair is placed as a whole -----------------------------------------------------------
+
+
+def test_force_with_a_bad_test_file_changes_nothing(fake, capsys):
+    dest = write(fake / "dest", train=TRAIN, test=TEST)
+    src = write(fake / "src", train=DIGITS_TRAIN, test=DIGITS_TEST[:-10])  # test truncated
+    before = snapshot(dest)
+    code, _, err = run(capsys, "--force", "--dataset", "digits", "--from", src, "--dest", dest)
+    assert code == 1
+    assert "not a known test_signs.h5" in err
+    assert snapshot(dest) == before  # the SIGNS pair, untouched
     code, out, err = run(capsys, "--dest", dest)
     assert code == 0, err
-    assert "not the requested --dataset signs" in out
-    assert (dest / "train_signs.h5").read_bytes() == DIGITS_TRAIN
+    assert f"nothing to do: the SIGNS fake files are in {dest}" in out
+
+
+def test_a_bad_test_file_leaves_no_train_file(fake, capsys):
+    src = write(fake / "src", train=TRAIN, test=TEST[:-10])
+    dest = fake / "dest"
+    code, _, err = run(capsys, "--from", src, "--dest", dest)
+    assert code == 1
+    assert not dest.exists()  # the folder the command created is removed again
+    existing = write(fake / "existing")
+    code, _, err = run(capsys, "--from", src, "--dest", existing)
+    assert code == 1
+    assert list(existing.iterdir()) == []
+
+
+def test_a_failed_test_download_leaves_no_train_file(fake, server, capsys, monkeypatch):
+    server.routes["/m/train_signs.h5"] = ("ok", TRAIN)
+    server.routes["/m/test_signs.h5"] = ("truncated", TEST)
+    pair = {split: f"{server.url}/m/{name}" for split, name in data.FILE_NAMES.items()}
+    monkeypatch.setattr(data, "MIRRORS", {"signs": [pair], "digits": []})
+    dest = write(fake / "dest", train=b"my own notes")
+    code, out, err = run(capsys, "--force", "--dest", dest)
+    assert code == 1
+    assert "transfer interrupted" in err
+    assert f"verified: SIGNS fake train, sha256 {sha(TRAIN)[:8]}…" in out
+    assert snapshot(dest)["train_signs.h5"][0] == b"my own notes"
+    assert sorted(p.name for p in dest.iterdir()) == ["train_signs.h5"]
 
 
 # --- downloads ---------------------------------------------------------------------------------
@@ -346,7 +467,7 @@ def test_download_failure_leaves_nothing(fake, server, capsys, monkeypatch):
     assert sha(CORRUPT_TRAIN) in err and sha(TRAIN) in err  # got and expected
     assert "transfer interrupted" in err
     assert "--from DIR" in err
-    assert list(dest.iterdir()) == []
+    assert not dest.exists()
 
 
 def test_download_from_file_urls(fake, capsys, monkeypatch):
@@ -399,7 +520,8 @@ def test_interrupted_download_leaves_nothing(fake, capsys, monkeypatch):
     dest = fake / "dest"
     with pytest.raises(KeyboardInterrupt):
         data.fetch_dataset(dest, log=lambda message: None)
-    assert list(dest.iterdir()) == []
+    assert not dest.exists()
+    dest.mkdir()
     code, _, err = run(capsys, "--dest", dest)
     assert code == 130 and "interrupted" in err
     assert list(dest.iterdir()) == []

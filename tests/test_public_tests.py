@@ -131,6 +131,61 @@ MISTAKES = {
         [(ID_CONV2, ID_CONV2.replace("'same'", "'valid'"))],
         ["incompatible shapes", "padding='same'"],
     ),
+    "kernel size hard-coded to the first case's f": (
+        "identity_block",
+        [(ID_CONV2, ID_CONV2.replace("kernel_size=f", "kernel_size=2"))],
+        ["'layer settings: kernel_size'", "for the case f=3", "kernel_size=(f, f)"],
+    ),
+    "initializer hard-coded": (
+        "identity_block",
+        [(ID_CONV2, ID_CONV2.replace("initializer(seed=0)", "random_uniform(seed=0)"))],
+        ["'layer settings: initializer'", "constant initializer", "call the initializer given as argument"],
+    ),
+    "an extra ReLU before the Add": (
+        "identity_block",
+        [
+            (
+                "    X = Add()([X, X_shortcut])\n",
+                "    X = Activation('relu')(X)\n    X = Add()([X, X_shortcut])\n",
+            )
+        ],
+        ["'layers'", "layer 9: Activation", "one activation too many"],
+    ),
+    "BatchNorm with another momentum": (
+        "convolutional_block",
+        [
+            (
+                "    X_shortcut = BatchNormalization(axis=3)(X_shortcut, training=training)",
+                "    X_shortcut = BatchNormalization(axis=3, momentum=0.9)(X_shortcut, training=training)",
+            )
+        ],
+        ["'layer settings: momentum'", "shortcut: BatchNorm", "default momentum"],
+    ),
+    "blocks called with training=False in ResNet50": (
+        "ResNet50",
+        [
+            (
+                "    X = identity_block(X, 3, [128, 128, 512])\n",
+                "    X = identity_block(X, 3, [128, 128, 512], training=False)\n",
+            )
+        ],
+        ["'layer settings: training'", "stage 3, identity block", "default training argument"],
+    ),
+    "identity block where stage 4 needs a convolutional block": (
+        "ResNet50",
+        [
+            (
+                "convolutional_block(X, f=3, filters=[256, 256, 1024], s=2)",
+                "identity_block(X, 3, [256, 256, 1024])",
+            )
+        ],
+        ["incompatible shapes", "each stage starts with a convolutional block"],
+    ),
+    "MaxPooling in place of AveragePooling": (
+        "ResNet50",
+        [("    X = AveragePooling2D((2, 2))(X)\n", "    X = MaxPooling2D((2, 2))(X)\n")],
+        ["MaxPooling2D layers", "after stage 5 comes AveragePooling2D"],
+    ),
     "GlobalAveragePooling in place of AveragePooling + Flatten": (
         "ResNet50",
         [
@@ -181,7 +236,9 @@ def test_public_test_names_the_mistake(mistake, solution):
 
 
 def test_unwritten_function_gets_the_not_implemented_hint():
-    def identity_block(X, f, filters, training=True, initializer=None):
+    import keras
+
+    def identity_block(X, f, filters, training=True, initializer=keras.initializers.random_uniform):
         raise NotImplementedError()
 
     with pytest.raises(PublicTestFailure, match="not written yet"):
@@ -189,7 +246,9 @@ def test_unwritten_function_gets_the_not_implemented_hint():
 
 
 def test_changed_signature_is_reported():
-    def convolutional_block(X, f, filters, s=2, initializer=None):
+    import keras
+
+    def convolutional_block(X, f, filters, s=2, initializer=keras.initializers.glorot_uniform):
         return X
 
     with pytest.raises(PublicTestFailure, match="'signature'.*\n.*a parameter named `training`"):
@@ -198,7 +257,7 @@ def test_changed_signature_is_reported():
 
 def test_model_that_is_not_a_keras_model_is_reported():
     with pytest.raises(PublicTestFailure, match="returns a model"):
-        public_tests.ResNet50_test(lambda input_shape, classes: None)
+        public_tests.ResNet50_test(lambda input_shape=(64, 64, 3), classes=6: None)
 
 
 # Equivalent spellings of the reference solution must pass: the tests check the network, not the text.
@@ -231,6 +290,19 @@ EQUIVALENT = {
             ("    X_shortcut = BatchNormalization(axis=3)(X_shortcut, training=training)\n", ""),
         ],
     ),
+    "keras operations for the Add and the ReLU": (
+        "identity_block",
+        [
+            (
+                "    X = Add()([X, X_shortcut])\n    X = Activation('relu')(X)",
+                "    X = keras.ops.relu(X + X_shortcut)",
+            )
+        ],
+    ),
+    "keras.ops.add in the convolutional block": (
+        "convolutional_block",
+        [("    X = Add()([X, X_shortcut])\n", "    X = keras.ops.add(X, X_shortcut)\n")],
+    ),
     "stages written as loops": (
         "ResNet50",
         [
@@ -252,3 +324,25 @@ def test_equivalent_solution_passes(variant, solution, capsys):
         namespace["convolutional_block"] = solution["convolutional_block"]
     TESTS[function](namespace[function])
     assert "checks passed" in capsys.readouterr().out
+
+
+def test_resnet50_with_keras_operations_in_the_blocks_passes(solution, capsys):
+    edits = [
+        (
+            "    X = Add()([X, X_shortcut])\n    X = Activation('relu')(X)",
+            "    X = keras.ops.relu(X + X_shortcut)",
+        )
+    ]
+    namespace = load_solution(replace={"identity_block": edits, "convolutional_block": edits})
+    public_tests.ResNet50_test(namespace["ResNet50"])
+    assert "checks passed" in capsys.readouterr().out
+
+
+def test_changed_default_initializer_is_reported():
+    import keras
+
+    def identity_block(X, f, filters, training=True, initializer=keras.initializers.glorot_uniform):
+        return X
+
+    with pytest.raises(PublicTestFailure, match="'signature' failed at the default of `initializer`"):
+        public_tests.identity_block_test(identity_block)

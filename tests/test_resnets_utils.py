@@ -94,13 +94,26 @@ def test_load_dataset_accepts_other_sizes_and_label_layouts(tmp_path):
     assert x_train.shape[0] == 1116 and y_train.shape == (1, 1116) and y_train.dtype == np.int64
 
 
-def test_load_dataset_default_folder(tmp_path, monkeypatch):
-    monkeypatch.delenv("SIGNS_DATA_DIR", raising=False)
+def test_load_dataset_default_folder_ignores_the_environment(tmp_path, monkeypatch):
     module_folder = Path(resnets_utils.__file__).resolve().parent
-    assert resnets_utils._default_data_dir() == module_folder / "datasets"
     make_signs(tmp_path / "elsewhere")
+    # No environment variable changes the folder: load_dataset() reads data_dir or datasets/.
     monkeypatch.setenv("SIGNS_DATA_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("SIGNS_DIR", str(tmp_path / "elsewhere"))
+    assert resnets_utils._default_data_dir() == module_folder / "datasets"
+    monkeypatch.setattr(resnets_utils, "_default_data_dir", lambda: tmp_path / "elsewhere")
     assert load_dataset()[0].shape == (7, 64, 64, 3)
+
+
+def test_data_dir_that_is_a_file(tmp_path):
+    make_signs(tmp_path)
+    with pytest.raises(NotADirectoryError) as info:
+        load_dataset(tmp_path / "train_signs.h5")
+    message = str(info.value)
+    assert f"{tmp_path / 'train_signs.h5'} is a file, not a folder" in message
+    assert "data_dir is the folder holding train_signs.h5 and test_signs.h5" in message
+    assert f"load_dataset({str(tmp_path)!r})" in message
+    assert "does not exist" not in message
 
 
 def test_missing_folder(tmp_path):
@@ -295,6 +308,33 @@ def test_load_image_modes(tmp_path):
     np.testing.assert_allclose(load_image(tmp_path / "grey.png"), 100 / 255, atol=1e-6)
     Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(tmp_path / "clear.png")
     np.testing.assert_allclose(load_image(tmp_path / "clear.png"), 1.0)  # transparent -> white
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_load_image_16_bit_grey(tmp_path, suffix):
+    # Left half 128 * 257 (mid grey), right half 65535 (white), in a 16-bit grey image.
+    pixels = np.full((64, 64), 65535, np.uint16)
+    pixels[:, :32] = 128 * 257
+    path = tmp_path / f"grey16{suffix}"
+    if suffix == ".png":
+        Image.fromarray(pixels).save(path)  # Pillow writes mode "I;16"
+        assert Image.open(path).mode == "I;16"
+    else:
+        Image.fromarray(pixels.astype(np.int32)).save(path)  # 32-bit mode "I"
+        assert Image.open(path).mode == "I"
+    image = load_image(path)
+    np.testing.assert_allclose(image[:, :30], 128 / 255, atol=1e-6)
+    np.testing.assert_allclose(image[:, 34:], 1.0, atol=1e-6)
+
+
+def test_load_image_16_bit_grey_with_transparency(tmp_path):
+    pixels = np.full((64, 64), 20 * 257, np.uint16)
+    pixels[:, :32] = 7  # the transparent value
+    path = tmp_path / "grey16-clear.png"
+    Image.fromarray(pixels).save(path, transparency=7)
+    image = load_image(path)
+    np.testing.assert_allclose(image[:, :30], 1.0, atol=1e-6)  # transparent -> white
+    np.testing.assert_allclose(image[:, 34:], 20 / 255, atol=1e-6)
 
 
 def test_load_image_errors(tmp_path):
