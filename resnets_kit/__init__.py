@@ -4,6 +4,7 @@ Modules:
     data          the data command: places the SIGNS h5 files in ``datasets/`` with sha256 checks.
     solution      reads the reference solution out of the source notebook.
     references    writes ``reference_outputs.json`` from the reference solution.
+    course        builds the nbgrader course and the student notebook (nbgrader's release).
     figures       draws the notebook's figures into ``images/``.
     run_notebook  executes a notebook end to end and reports its test accuracy.
 """

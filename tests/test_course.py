@@ -1,0 +1,57 @@
+"""The nbgrader course: the student notebook is nbgrader's release of the source and up to date;
+nbgrader autogrades the reference solution to full marks and the untouched release to zero."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import nbformat
+import pytest
+
+from resnets_kit import course
+
+
+@pytest.fixture(scope="module")
+def built_course(tmp_path_factory):
+    root = course.fresh_course(tmp_path_factory.mktemp("course"))
+    released = course.generate(root)
+    return root, released
+
+
+def test_student_notebook_is_nbgraders_release_of_the_source(built_course):
+    _, released = built_course
+    assert course.STUDENT_NOTEBOOK.read_text() == released.read_text(), "run `python -m resnets_kit.course`"
+
+
+def test_release_embeds_the_figures_and_hides_solutions_and_model_answers(built_course):
+    _, released = built_course
+    nb = nbformat.read(released, as_version=4)
+    text = "\n".join(c.source for c in nb.cells)
+    assert "../images/" not in text
+    attached = [name for c in nb.cells for name in c.get("attachments", {})]
+    assert sorted(attached) == sorted(
+        {"skip_connection.png", "identity_block.png", "convolutional_block.png", "resnet50_stages.png"}
+    )
+    assert "BEGIN SOLUTION" not in text and "X = identity_block(X, 3, [128, 128, 512])" not in text
+    assert text.count(course.ANSWER_STUB) == 3
+    assert "1x1 convolution with stride 2 simply skips" not in text  # a model answer
+
+
+@pytest.mark.slow
+def test_autograde_gives_full_marks_to_the_solution_and_zero_to_the_release(built_course):
+    root, released = built_course
+    for student, notebook in (
+        ("solution", root / "source" / course.ASSIGNMENT / course.NOTEBOOK_NAME),
+        ("blank", released),
+    ):
+        folder = root / "submitted" / student / course.ASSIGNMENT
+        folder.mkdir(parents=True)
+        shutil.copy2(notebook, folder / course.NOTEBOOK_NAME)
+    course.nbgrader(root, "autograde", course.ASSIGNMENT, "--force")
+    course.nbgrader(root, "export", "--to", str(root / "grades.csv"))
+    with open(root / "grades.csv", newline="") as fh:
+        rows = {row["student_id"]: row for row in csv.DictReader(fh)}
+    assert float(rows["solution"]["max_score"]) == 30.0
+    assert float(rows["solution"]["score"]) == 30.0
+    assert float(rows["blank"]["score"]) == 0.0
