@@ -28,6 +28,7 @@ from test_utils import (
     failure,
     import_tensorflow,
     layer_summary,
+    quiet_stderr,
 )
 
 tf = import_tensorflow()
@@ -230,52 +231,86 @@ def _check_signature(function, name: str, parameters: dict) -> None:
                 )
 
 
-def _block_test(function, name: str, key: str, cases: list[dict], references: dict | None) -> None:
+#: The checks of a block test, in the order they run; a grade cell may run a subset.
+BLOCK_CHECKS = ("shape", "layers", "inference", "training")
+#: The checks of the ResNet50 test.
+MODEL_CHECKS = ("model", "layers")
+
+
+def _report(test: str, done: list[str]) -> None:
+    """Print the line that says a test passed, naming its checks."""
+    count = "the check" if len(done) == 1 else f"all {len(done)} checks"
+    print(f"{test}: {count} passed ({'; '.join(done)}).")
+
+
+def _selected(checks, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    if checks is None:
+        return allowed
+    checks = (checks,) if isinstance(checks, str) else tuple(checks)
+    unknown = [c for c in checks if c not in allowed]
+    if unknown:
+        raise ValueError(f"unknown checks {unknown}; choose from {list(allowed)}")
+    return checks
+
+
+def _block_test(
+    function, name: str, key: str, cases: list[dict], references: dict | None, checks=None, label: str = ""
+) -> None:
+    checks = _selected(checks, BLOCK_CHECKS)
     references = references or load_references()
     ref = references[key]
-    first = cases[0]
+    done = []
 
-    output = _call(
-        name, lambda: run_block(function, first), f"runs on an input of shape {tuple(first['shape'])}"
-    )
-    expected_shape = tuple(ref["cases"][0]["output_shape"])
-    if output.shape != expected_shape:
-        raise failure(
-            name,
-            "output shape",
-            f"case {first['name']}",
-            expected_shape,
-            output.shape,
-            "the output keeps the batch size; its height and width are divided by the stride "
-            "(s in a convolutional block, 1 in an identity block) and it has F3 channels.",
+    if "shape" in checks:
+        first = cases[0]
+        output = _call(
+            name, lambda: run_block(function, first), f"runs on an input of shape {tuple(first['shape'])}"
         )
-
-    for case, ref_case in zip(cases, ref["cases"], strict=True):
-        context = {"filters": case["filters"], "f": case["f"], "s": case.get("s", 1)}
-        received = _call(
-            name,
-            lambda case=case: block_summary(function, case),
-            f"builds on a symbolic keras.Input ({case['name']})",
-        )
-        compare_summaries(name, ref_case["structure"], received, context, case=case["name"])
-
-    for case, ref_case in zip(cases, ref["cases"], strict=True):
-        output = _call(name, lambda case=case: run_block(function, case), f"runs for {case['name']}")
-        if case["training"]:
-            hint = (
-                "the structure matched, but the values with training=True differ: check that every "
-                "BatchNormalization is called with training=training."
+        expected_shape = tuple(ref["cases"][0]["output_shape"])
+        if output.shape != expected_shape:
+            raise failure(
+                name,
+                "output shape",
+                f"case {first['name']}",
+                expected_shape,
+                output.shape,
+                "the output keeps the batch size; its height and width are divided by the stride "
+                "(s in a convolutional block, 1 in an identity block) and it has F3 channels.",
             )
-        else:
-            hint = (
-                "the structure matched, but the values differ: check which tensor feeds each layer "
-                "and the order of the operations (the last ReLU comes after the Add)."
-            )
-        compare_values(name, f"values for {case['name']}", ref_case["output"], output, hint)
+        done += ["signature", "output shape"]
 
-    checks = ["signature", "output shape", f"structure, layer by layer ({len(cases)} cases)"]
-    checks += [f"values for {case['name']}" for case in cases]
-    print(f"{name}_test: all {len(checks)} checks passed ({'; '.join(checks)}).")
+    if "layers" in checks:
+        for case, ref_case in zip(cases, ref["cases"], strict=True):
+            context = {"filters": case["filters"], "f": case["f"], "s": case.get("s", 1)}
+            received = _call(
+                name,
+                lambda case=case: block_summary(function, case),
+                f"builds on a symbolic keras.Input ({case['name']})",
+            )
+            compare_summaries(name, ref_case["structure"], received, context, case=case["name"])
+        done.append(f"layers, one by one ({len(cases)} cases)")
+
+    for mode in ("inference", "training"):
+        if mode not in checks:
+            continue
+        for case, ref_case in zip(cases, ref["cases"], strict=True):
+            if case["training"] != (mode == "training"):
+                continue
+            output = _call(name, lambda case=case: run_block(function, case), f"runs for {case['name']}")
+            if case["training"]:
+                hint = (
+                    "the layers matched, but the values with training=True differ: check that every "
+                    "BatchNormalization is called with training=training."
+                )
+            else:
+                hint = (
+                    "the layers matched, but the values differ: check which tensor feeds each layer "
+                    "and the order of the operations (the last ReLU comes after the Add)."
+                )
+            compare_values(name, f"values for {case['name']}", ref_case["output"], output, hint)
+            done.append(f"values for {case['name']}")
+
+    _report(f"{name}_test{label}", done)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,12 +318,20 @@ def _block_test(function, name: str, key: str, cases: list[dict], references: di
 # ---------------------------------------------------------------------------------------------
 
 
-def identity_block_test(target, references: dict | None = None) -> None:
+@quiet_stderr
+def identity_block_test(
+    target, checks=None, references: dict | None = None, cases: list[dict] | None = None, label: str = ""
+) -> None:
     """Check a student's ``identity_block(X, f, filters, training=True, initializer=random_uniform)``.
 
     Args:
         target: the student's function.
+        checks: which checks to run, a subset of :data:`BLOCK_CHECKS` (``"shape"``: signature and
+            output shape; ``"layers"``: every layer in every case; ``"inference"``/``"training"``:
+            the values with ``training=False``/``True``); ``None``: all of them.
         references: the reference outputs (read from ``reference_outputs.json`` when ``None``).
+        cases: the test cases (default: the public ones); the references must hold their outputs.
+        label: added to the test's name in the line printed on success.
 
     Raises:
         test_utils.PublicTestFailure: at the first failed check, with expected, received and a hint.
@@ -304,15 +347,25 @@ def identity_block_test(target, references: dict | None = None) -> None:
             "initializer": keras.initializers.random_uniform,
         },
     )
-    _block_test(target, "identity_block", "identity_block", IDENTITY_CASES, references)
+    _block_test(
+        target, "identity_block", "identity_block", cases or IDENTITY_CASES, references, checks, label
+    )
 
 
-def convolutional_block_test(target, references: dict | None = None) -> None:
+@quiet_stderr
+def convolutional_block_test(
+    target, checks=None, references: dict | None = None, cases: list[dict] | None = None, label: str = ""
+) -> None:
     """Check a student's ``convolutional_block(X, f, filters, s=2, training=True, initializer=glorot_uniform)``.
 
     Args:
         target: the student's function.
+        checks: which checks to run, a subset of :data:`BLOCK_CHECKS` (``"shape"``: signature and
+            output shape; ``"layers"``: every layer in every case; ``"inference"``/``"training"``:
+            the values with ``training=False``/``True``); ``None``: all of them.
         references: the reference outputs (read from ``reference_outputs.json`` when ``None``).
+        cases: the test cases (default: the public ones); the references must hold their outputs.
+        label: added to the test's name in the line printed on success.
 
     Raises:
         test_utils.PublicTestFailure: at the first failed check, with expected, received and a hint.
@@ -329,10 +382,21 @@ def convolutional_block_test(target, references: dict | None = None) -> None:
             "initializer": keras.initializers.glorot_uniform,
         },
     )
-    _block_test(target, "convolutional_block", "convolutional_block", CONVOLUTIONAL_CASES, references)
+    _block_test(
+        target,
+        "convolutional_block",
+        "convolutional_block",
+        cases or CONVOLUTIONAL_CASES,
+        references,
+        checks,
+        label,
+    )
 
 
-def ResNet50_test(target, references: dict | None = None) -> None:
+@quiet_stderr
+def ResNet50_test(
+    target, checks=None, references: dict | None = None, config: dict | None = None, label: str = ""
+) -> None:
     """Check a student's ``ResNet50(input_shape=(64, 64, 3), classes=6)`` layer by layer.
 
     Builds the model, then compares its per-layer summary (class, inputs, output shape, parameter
@@ -342,13 +406,19 @@ def ResNet50_test(target, references: dict | None = None) -> None:
 
     Args:
         target: the student's ``ResNet50`` function (or a built ``keras.Model``).
+        checks: a subset of :data:`MODEL_CHECKS` (``"model"``: the signature, a ``keras.Model``
+            and its parameter count; ``"layers"``: every layer); ``None``: both.
         references: the reference outputs (read from ``reference_outputs.json`` when ``None``).
+        config: the arguments to build the model with (default :data:`RESNET50_CASE`).
+        label: added to the test's name in the line printed on success.
 
     Raises:
         test_utils.PublicTestFailure: at the first failed check, with expected, received and a hint.
     """
+    checks = _selected(checks, MODEL_CHECKS)
     references = references or load_references()
     ref = references["ResNet50"]
+    config = config or RESNET50_CASE
     name = "ResNet50"
     if isinstance(target, keras.Model):
         model = target
@@ -356,8 +426,8 @@ def ResNet50_test(target, references: dict | None = None) -> None:
         _check_signature(target, name, {"input_shape": (64, 64, 3), "classes": 6})
         model = _call(
             name,
-            lambda: target(input_shape=tuple(RESNET50_CASE["input_shape"]), classes=RESNET50_CASE["classes"]),
-            "builds the model",
+            lambda: target(input_shape=tuple(config["input_shape"]), classes=config["classes"]),
+            f"builds the model (input_shape={tuple(config['input_shape'])}, classes={config['classes']})",
         )
     if not isinstance(model, keras.Model):
         raise failure(
@@ -368,19 +438,21 @@ def ResNet50_test(target, references: dict | None = None) -> None:
             type(model).__name__,
             "end with model = Model(inputs=X_input, outputs=X) and return model.",
         )
-    received = _call(name, lambda: layer_summary(model), "summarises the model")
-    compare_summaries(name, ref["summary"], received, {"model": True})
-    total = model.count_params()
-    if total != ref["total_params"]:
-        raise failure(
-            name,
-            "number of parameters",
-            "",
-            f"{ref['total_params']:,}",
-            f"{total:,}",
-            "compare model.summary() with the specification stage by stage.",
-        )
-    print(
-        f"{name}_test: all checks passed ({len(received)} layers match the specification layer by layer; "
-        f"{total:,} parameters)."
-    )
+    done = []
+    if "layers" in checks:
+        received = _call(name, lambda: layer_summary(model), "summarises the model")
+        compare_summaries(name, ref["summary"], received, {"model": True})
+        done.append(f"{len(received)} layers, one by one")
+    if "model" in checks:
+        total = model.count_params()
+        if total != ref["total_params"]:
+            raise failure(
+                name,
+                "number of parameters",
+                "",
+                f"{ref['total_params']:,}",
+                f"{total:,}",
+                "compare model.summary() with the specification stage by stage.",
+            )
+        done.insert(0, f"signature, a keras.Model with {total:,} parameters")
+    _report(f"{name}_test{label}", done)

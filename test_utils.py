@@ -7,10 +7,14 @@ Nothing here is graded code: students never need to edit this file.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import functools
+import io
 import os
 import sys
 import tempfile
+import warnings
 from collections import Counter
 
 #: Public tests pass when received values match the reference within these tolerances
@@ -55,6 +59,41 @@ def import_tensorflow():
             os.dup2(saved_fd, 2)
             os.close(saved_fd)
     return tensorflow
+
+
+def quiet_stderr(test):
+    """Decorator for a public test: nothing it runs reaches stderr.
+
+    nbgrader gives a test cell 0 points when the cell wrote anything to stderr, and TensorFlow,
+    Keras or a student's code may print warnings there while the test runs. The decorated test
+    runs with Python warnings recorded, ``sys.stderr`` captured and file descriptor 2 (native
+    TensorFlow logs) redirected to a temporary file; whatever was captured is then printed on
+    stdout under a note, so nothing is lost. Exceptions pass through unchanged.
+    """
+
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        __tracebackhide__ = True  # noqa: F841  (IPython and pytest hide this frame)
+        captured = io.StringIO()
+        with tempfile.TemporaryFile() as native, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sys.stderr.flush()
+            saved_fd = os.dup(2)
+            os.dup2(native.fileno(), 2)
+            try:
+                with contextlib.redirect_stderr(captured):
+                    return test(*args, **kwargs)
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved_fd, 2)
+                os.close(saved_fd)
+                native.seek(0)
+                text = captured.getvalue() + native.read().decode(errors="replace")
+                text += "".join(f"{w.category.__name__}: {w.message}\n" for w in caught)
+                if text.strip():
+                    print(f"note: messages written to stderr while {test.__name__} ran:\n{text.rstrip()}")
+
+    return run
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Write ``reference_outputs.json``: what the public tests expect, computed from the reference
+"""Write ``reference_outputs.json`` (what the public tests expect) and
+``resnets_kit/hidden_references.json`` (what the hidden tests expect), computed from the reference
 solution in the source notebook.
 
 Run ``python -m resnets_kit.references`` after changing the reference solution or the test cases
@@ -95,24 +96,28 @@ def _round(array) -> list:
     return np.vectorize(lambda x: float(f"{x:.7g}"))(np.asarray(array, dtype=np.float64)).tolist()
 
 
-def compute_references(notebook: Path | None = None) -> dict:
-    """Run the reference solution on the public test cases and return the reference outputs.
+def compute_references(
+    identity_cases=None, convolutional_cases=None, resnet50_case=None, solution: dict | None = None
+) -> dict:
+    """Run the reference solution on test cases and return the reference outputs.
 
     Args:
-        notebook: the source notebook (default: ``resnets_kit.solution.SOURCE_NOTEBOOK``).
+        identity_cases, convolutional_cases, resnet50_case: the test cases (default: the public
+            ones of ``public_tests``).
+        solution: the namespace of the reference solution (default: read from the source notebook).
 
     Returns:
         A JSON-compatible dict with keys ``identity_block``, ``convolutional_block``, ``ResNet50``.
     """
     import public_tests
 
-    solution = load_solution(notebook) if notebook else load_solution()
+    solution = solution or load_solution()
     refs: dict = {
         "_about": "Written by `python -m resnets_kit.references` from the reference solution; do not edit."
     }
     for key, cases, roles in (
-        ("identity_block", public_tests.IDENTITY_CASES, IDENTITY_ROLES),
-        ("convolutional_block", public_tests.CONVOLUTIONAL_CASES, CONVOLUTIONAL_ROLES),
+        ("identity_block", identity_cases or public_tests.IDENTITY_CASES, IDENTITY_ROLES),
+        ("convolutional_block", convolutional_cases or public_tests.CONVOLUTIONAL_CASES, CONVOLUTIONAL_ROLES),
     ):
         function = solution[key]
         outputs = []
@@ -127,19 +132,31 @@ def compute_references(notebook: Path | None = None) -> dict:
                 }
             )
         refs[key] = {"cases": outputs}
-    model = solution["ResNet50"](
-        **{
-            "input_shape": tuple(public_tests.RESNET50_CASE["input_shape"]),
-            "classes": public_tests.RESNET50_CASE["classes"],
-        }
-    )
+    config = resnet50_case or public_tests.RESNET50_CASE
+    model = solution["ResNet50"](input_shape=tuple(config["input_shape"]), classes=config["classes"])
     rows = public_tests.layer_summary(model)
     roles = _resnet_roles()
     summary = _label(rows, [(c, r, lbl) for c, r, lbl, _ in roles])
     for row, (_, _, _, where) in zip(summary, roles, strict=True):
         row["where"] = where
-    refs["ResNet50"] = {"summary": summary, "total_params": int(model.count_params())}
+    refs["ResNet50"] = {"config": config, "summary": summary, "total_params": int(model.count_params())}
     return refs
+
+
+def all_references() -> dict[Path, dict]:
+    """The public and the hidden reference outputs, by the file each is written to."""
+    from resnets_kit import grading
+
+    solution = load_solution()
+    return {
+        REFERENCE_FILE: compute_references(solution=solution),
+        grading.HIDDEN_REFERENCE_FILE: compute_references(
+            grading.HIDDEN_IDENTITY_CASES,
+            grading.HIDDEN_CONVOLUTIONAL_CASES,
+            grading.HIDDEN_RESNET50_CASE,
+            solution=solution,
+        ),
+    }
 
 
 def _dump(refs: dict) -> str:
@@ -173,30 +190,28 @@ def differences(committed: dict, fresh: dict, rtol: float = 1e-5, atol: float = 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--check", action="store_true", help="only check that the committed file is up to date"
-    )
-    parser.add_argument(
-        "--out", type=Path, default=REFERENCE_FILE, help="where to write (default: %(default)s)"
+        "--check", action="store_true", help="only check that the committed files are up to date"
     )
     args = parser.parse_args(argv)
-    fresh = compute_references()
+    stale = []
+    for path, fresh in all_references().items():
+        if args.check:
+            if not path.exists():
+                stale.append(f"{path} is missing")
+                continue
+            problems = differences(json.loads(path.read_text()), fresh)
+            if problems:
+                stale.append(f"{path} is stale: " + "; ".join(problems))
+            continue
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(_dump(fresh))
+        tmp.replace(path)
+        print(f"wrote {path}")
+    if stale:
+        print("\n".join(stale) + "\nRun `python -m resnets_kit.references`.", file=sys.stderr)
+        return 1
     if args.check:
-        if not args.out.exists():
-            print(f"{args.out} is missing; run `python -m resnets_kit.references`.", file=sys.stderr)
-            return 1
-        problems = differences(json.loads(args.out.read_text()), fresh)
-        if problems:
-            print(
-                f"{args.out} is stale: " + "; ".join(problems) + ". Run `python -m resnets_kit.references`.",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"{args.out} is up to date.")
-        return 0
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(_dump(fresh))
-    tmp.replace(args.out)
-    print(f"wrote {args.out}")
+        print("The reference outputs are up to date.")
     return 0
 
 

@@ -217,6 +217,7 @@ def test_public_test_passes_on_the_reference_solution(solution, name, capsys):
     TESTS[name](solution[name])
     out = capsys.readouterr().out
     assert f"{name}_test: all" in out and "checks passed" in out
+    assert "stderr" not in out
 
 
 @pytest.mark.parametrize("mistake", list(MISTAKES))
@@ -346,3 +347,44 @@ def test_changed_default_initializer_is_reported():
 
     with pytest.raises(PublicTestFailure, match="'signature' failed at the default of `initializer`"):
         public_tests.identity_block_test(identity_block)
+
+
+@pytest.mark.parametrize("name", list(TESTS))
+def test_hidden_tests_pass_on_the_reference_solution(solution, name, capsys):
+    from resnets_kit.grading import hidden_test
+
+    hidden_test(name, solution[name])
+    assert "(hidden case" in capsys.readouterr().out
+
+
+def test_hidden_tests_catch_a_solution_fitted_to_the_public_cases(solution):
+    """A block that hard-codes the public test's kernel size passes the public tests of that
+    case but not the hidden ones."""
+    from resnets_kit.grading import hidden_test
+
+    edits = [(ID_CONV2, ID_CONV2.replace("kernel_size=f", "kernel_size=2"))]
+    namespace = load_solution(replace={"identity_block": edits})
+    public_tests.identity_block_test(namespace["identity_block"], checks=["shape", "inference"])
+    with pytest.raises(PublicTestFailure, match="kernel_size"):
+        hidden_test("identity_block", namespace["identity_block"])
+
+
+def test_checks_can_be_run_one_by_one(solution, capsys):
+    public_tests.identity_block_test(solution["identity_block"], checks="training")
+    out = capsys.readouterr().out
+    assert "identity_block_test: all 2 checks passed (values for" in out and "training=False" not in out
+    with pytest.raises(ValueError, match="unknown checks"):
+        public_tests.identity_block_test(solution["identity_block"], checks="speed")
+
+
+def test_public_test_keeps_stderr_clean(solution, capsys):
+    import warnings
+
+    def noisy(X, f, filters, training=True, initializer=public_tests.keras.initializers.random_uniform):
+        warnings.warn("a warning from the student's code", stacklevel=1)
+        return solution["identity_block"](X, f, filters, training=training, initializer=initializer)
+
+    public_tests.identity_block_test(noisy, checks="shape")
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "a warning from the student's code" in captured.out
