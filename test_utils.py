@@ -77,6 +77,9 @@ def quiet_stderr(test):
         captured = io.StringIO()
         with tempfile.TemporaryFile() as native, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            # Unclosed sockets or files of earlier work are reported when garbage is collected,
+            # at random moments: not the test's business.
+            warnings.simplefilter("ignore", ResourceWarning)
             sys.stderr.flush()
             saved_fd = os.dup(2)
             os.dup2(native.fileno(), 2)

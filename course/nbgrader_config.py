@@ -12,3 +12,14 @@ c.CourseDirectory.db_url = "sqlite:///" + str(Path(__file__).resolve().parent / 
 # Each cell may run this long while validating or autograding (seconds). The long training cells
 # are skipped under nbgrader (%%skip_when_grading), so every cell runs in seconds.
 c.Execute.timeout = 120
+
+# Feedback (`nbgrader generate_feedback`) shows each check's result and message but never the code
+# of hidden tests: HideHiddenTests (resnets_kit/feedback.py) replaces the hidden-tests blocks of the
+# test cells by one comment line and each error traceback by one line "<ename>: <evalue>". The list
+# is nbgrader's default for this step with it inserted before the HTML export.
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import GetGrades  # noqa: E402
+
+from resnets_kit.feedback import HideHiddenTests  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]

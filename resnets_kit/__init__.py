@@ -5,6 +5,9 @@ Modules:
     solution      reads the reference solution out of the source notebook.
     references    writes ``reference_outputs.json`` from the reference solution.
     course        builds the nbgrader course and the student notebook (nbgrader's release).
+    grading       hidden tests, run by the hidden test cells when a notebook is graded.
+    grade_class   the class-grading command: autograde a folder of submissions, CSV, feedback.
+    feedback      nbgrader preprocessor that keeps hidden-test code out of the feedback.
     figures       draws the notebook's figures into ``images/``.
     run_notebook  executes a notebook end to end and reports its test accuracy.
 """

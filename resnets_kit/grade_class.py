@@ -1,0 +1,730 @@
+"""Grade a whole class with one command: nbgrader autograde, feedback and a grades CSV.
+
+Usage::
+
+    python -m resnets_kit.grade_class SUBMISSIONS [--course DIR] [--out grades.csv]
+        [--feedback-dir DIR] [--roster FILE] [--timeout SECONDS]
+
+SUBMISSIONS is either
+
+- nbgrader's layout (a ``submitted/`` folder): ``SUBMISSIONS/<student_id>/resnets/
+  Residual_Networks.ipynb``, with an optional ``timestamp.txt`` beside each notebook; or
+- a flat folder of downloads from a learning-management system, one ``.ipynb`` file per student,
+  whose file name carries the student id: ``<student_id>.ipynb`` or
+  ``<student_id>_<anything>.ipynb`` (for example ``alice_Residual_Networks.ipynb``). The student
+  id is the file name up to its first underscore; with ``--roster``, a file whose name is a
+  roster id, or starts with a roster id followed by an underscore, belongs to that student (the
+  longest such id wins), so roster ids may contain underscores. Two files of the same student are
+  an error: the command stops before grading and names both files.
+
+Student ids are made of letters, digits and ``.``, ``-``, ``@``, ``_``, starting with a letter or
+a digit. Files that are not ``.ipynb`` and names starting with a dot are ignored.
+
+Each submission is copied into the course folder (``--course DIR``, an nbgrader course root with
+``nbgrader_config.py`` and the source assignment ``source/resnets/``; by default a new temporary
+course built from the project) as ``submitted/<student_id>/resnets/Residual_Networks.ipynb`` with
+a ``timestamp.txt`` (the submission's own, else the file's modification time), then graded by
+``nbgrader autograde resnets --student <student_id> --force`` in its own process group, killed
+after ``--timeout`` seconds of wall time (default 300), so that no submission can stop the batch.
+nbgrader's own per-cell limit (``c.Execute.timeout``) comes from the course's
+``nbgrader_config.py``.
+
+Each student gets one status:
+
+- ``graded``: autograded normally;
+- ``timeout``: a cell hit nbgrader's per-cell limit (a ``CellTimeoutError`` output in the
+  autograded notebook, or nbgrader reports an unresponsive kernel), or the whole submission hit
+  ``--timeout``;
+- ``crashed``: nbgrader could not grade the submission, typically because the kernel died (a
+  cell called ``os._exit()``, or ran out of memory); nbgrader then removes the student's
+  autograded notebook;
+- ``invalid``: the file is not a notebook that nbformat can read and validate; it is not run;
+- ``missing``: a student of ``--roster`` with no submission (or, in nbgrader's layout, a student
+  folder without the notebook).
+
+Scores come from the autograded notebook, with nbgrader's own rule (``nbgrader.utils.
+determine_grade``: a test cell with an error or any stderr output scores 0). A ``timeout``
+submission keeps the points of the cells that nbgrader recorded, so a cell that timed out scores
+0 and the cells after it are graded as they ran; when no autograded notebook was written (the
+wall-time limit killed nbgrader) it scores 0, as do ``crashed``, ``invalid`` and ``missing``
+submissions. The maximum is the total points of the grade cells of the course's source notebook;
+a grade cell missing from a submission scores 0.
+
+Feedback: ``nbgrader generate_feedback`` runs once for the students of this batch that have an
+autograded notebook (``graded`` and most ``timeout`` ones; other students of the course are left
+out with ``--CourseDirectory.student_id_exclude``), then once per student whose feedback is still
+missing; each HTML is copied to ``--feedback-dir/<student_id>.html`` (default: ``feedback/``
+beside the CSV). The course's ``HideHiddenTests`` preprocessor (:mod:`resnets_kit.feedback`)
+keeps hidden tests out of it. nbgrader's output for each student is written to ``logs/`` beside
+the CSV.
+
+The CSV (``--out``, default ``grades.csv``) has one row per student, sorted by student id, with
+the columns ``student_id, status, score, max_score`` and one per graded function (the points of
+the grade cells whose ``grade_id`` starts with the function's name), with one decimal; it holds no
+times or paths, so grading the same folder twice writes the same bytes. A summary (students per
+status, wall time, seconds per submission) is printed at the end.
+
+Exit status: 0 when the batch completed, whatever the students' statuses; 2 for a usage error
+(SUBMISSIONS missing or empty, duplicate submissions, a bad course folder or roster).
+
+This process never imports TensorFlow: student code runs only in nbgrader's kernels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import nbformat
+from tqdm import tqdm
+
+from resnets_kit.course import ASSIGNMENT, NOTEBOOK_NAME, fresh_course, generate, nbgrader
+from resnets_kit.solution import GRADED_FUNCTIONS
+
+#: The statuses, in the order of the summary.
+STATUSES = ("graded", "timeout", "crashed", "invalid", "missing")
+#: The CSV's columns.
+COLUMNS = ("student_id", "status", "score", "max_score", *GRADED_FUNCTIONS)
+#: Default wall-time limit of one submission's autograde (seconds).
+DEFAULT_TIMEOUT = 300
+#: Wall-time limit of one feedback run (seconds); feedback runs no student code.
+FEEDBACK_TIMEOUT = 600
+
+_STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
+
+
+class UsageError(Exception):
+    """The command line or the folders it names cannot be used; the message says why."""
+
+
+@dataclass
+class Result:
+    """The outcome of one student's grading.
+
+    Attributes:
+        student_id: the student's id.
+        status: one of :data:`STATUSES`.
+        scores: points per grade cell (``grade_id`` to points) recorded for the student.
+        detail: a short explanation for statuses other than ``graded``.
+        seconds: wall time of the student's autograde (0 when not run).
+        autograded: whether nbgrader wrote the student's autograded notebook.
+    """
+
+    student_id: str
+    status: str
+    scores: dict[str, float] = field(default_factory=dict)
+    detail: str = ""
+    seconds: float = 0.0
+    autograded: bool = False
+
+
+# --- Submissions --------------------------------------------------------------------------------
+
+
+def read_roster(path: Path) -> list[str]:
+    """Read a roster: one student id per line; blank lines and lines starting with ``#`` are
+    skipped.
+
+    Args:
+        path: the roster file.
+
+    Returns:
+        The student ids, in file order, without duplicates.
+
+    Raises:
+        UsageError: the file does not exist or holds an id that is not a valid student id.
+    """
+    if not path.is_file():
+        raise UsageError(f"roster {path} does not exist")
+    ids: list[str] = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        student_id = line.strip()
+        if not student_id or student_id.startswith("#"):
+            continue
+        if not _STUDENT_ID.fullmatch(student_id):
+            raise UsageError(f"roster {path}, line {number}: {student_id!r} is not a valid student id")
+        if student_id not in ids:
+            ids.append(student_id)
+    return ids
+
+
+def flat_student_id(file_name: str, roster: list[str] | None = None) -> str:
+    """The student id carried by the name of a downloaded notebook.
+
+    Args:
+        file_name: e.g. ``alice.ipynb`` or ``alice_Residual_Networks.ipynb``.
+        roster: known student ids; when one of them is the file's stem, or starts it followed by
+            an underscore, it is the answer (the longest one).
+
+    Returns:
+        The student id: the matching roster id, else the stem up to its first underscore.
+    """
+    stem = file_name[: -len(".ipynb")] if file_name.endswith(".ipynb") else file_name
+    matches = [sid for sid in roster or () if stem == sid or stem.startswith(sid + "_")]
+    if matches:
+        return max(matches, key=len)
+    return stem.split("_", 1)[0]
+
+
+def find_submissions(folder: Path, roster: list[str] | None = None) -> tuple[dict[str, Path], list[str]]:
+    """Find the submitted notebooks of a folder, in nbgrader's layout or flat (see the module).
+
+    The folder is in nbgrader's layout when one of its sub-folders has an ``resnets/`` folder;
+    otherwise its ``.ipynb`` files are the submissions.
+
+    Args:
+        folder: the SUBMISSIONS folder.
+        roster: the roster's ids, used to read ids from flat file names.
+
+    Returns:
+        The notebook of each student id, and the ids of student folders without the notebook
+        (nbgrader's layout only).
+
+    Raises:
+        UsageError: the folder does not exist or holds no submission, a student id is not valid,
+            or two flat files belong to the same student.
+    """
+    if not folder.is_dir():
+        raise UsageError(f"submissions folder {folder} does not exist")
+    children = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    student_dirs = [p for p in children if (p / ASSIGNMENT).is_dir()]
+    found: dict[str, Path] = {}
+    empty: list[str] = []
+    if student_dirs:
+        for student_dir in student_dirs:
+            _check_student_id(student_dir.name, student_dir)
+            notebook = student_dir / ASSIGNMENT / NOTEBOOK_NAME
+            if notebook.is_file():
+                found[student_dir.name] = notebook
+            else:
+                empty.append(student_dir.name)
+        return found, empty
+    for path in children:
+        if not (path.is_file() and path.name.endswith(".ipynb")):
+            continue
+        student_id = flat_student_id(path.name, roster)
+        _check_student_id(student_id, path)
+        if student_id in found:
+            raise UsageError(
+                f"two submissions for student {student_id!r}: {found[student_id].name} and {path.name}; "
+                "keep one of them (file names are read as <student_id>.ipynb or "
+                "<student_id>_<anything>.ipynb)"
+            )
+        found[student_id] = path
+    if not found:
+        raise UsageError(
+            f"no submissions in {folder}: expected <student_id>/{ASSIGNMENT}/{NOTEBOOK_NAME} folders "
+            "or <student_id>[_<anything>].ipynb files"
+        )
+    return found, empty
+
+
+def _check_student_id(student_id: str, path: Path) -> None:
+    if not _STUDENT_ID.fullmatch(student_id):
+        raise UsageError(
+            f"{path}: {student_id!r} is not a valid student id "
+            "(letters, digits, '.', '-', '@', '_', starting with a letter or a digit)"
+        )
+
+
+def notebook_problem(path: Path) -> str:
+    """Why a file cannot be graded as a notebook, if it cannot.
+
+    Args:
+        path: the submitted file.
+
+    Returns:
+        An empty string for a notebook that nbformat reads and validates, else the reason.
+    """
+    try:
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
+    except Exception as error:  # nbformat raises JSON, validation, encoding and OS errors
+        message = str(error).strip().splitlines()
+        return f"not a valid notebook: {type(error).__name__}: {message[0] if message else ''}"
+    return ""
+
+
+# --- Course -------------------------------------------------------------------------------------
+
+
+def check_course(root: Path) -> None:
+    """Check that a folder is a course root this command can use.
+
+    Args:
+        root: the course folder given with ``--course``.
+
+    Raises:
+        UsageError: ``nbgrader_config.py`` or the source notebook is missing.
+    """
+    if not (root / "nbgrader_config.py").is_file():
+        raise UsageError(f"--course {root}: no nbgrader_config.py (not an nbgrader course root)")
+    if not (root / "source" / ASSIGNMENT / NOTEBOOK_NAME).is_file():
+        raise UsageError(
+            f"--course {root}: no source assignment source/{ASSIGNMENT}/{NOTEBOOK_NAME} "
+            "(run `python -m resnets_kit.course`)"
+        )
+
+
+def grade_cells(notebook_path: Path) -> dict[str, float]:
+    """The grade cells of a notebook and their points.
+
+    Args:
+        notebook_path: a notebook with nbgrader metadata.
+
+    Returns:
+        ``grade_id`` to points, for the cells with ``nbgrader.grade`` set, in notebook order.
+    """
+    notebook = nbformat.read(notebook_path, as_version=4)
+    cells = {}
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade"):
+            cells[meta["grade_id"]] = float(meta.get("points", 0))
+    return cells
+
+
+def exercise_of(grade_id: str) -> str | None:
+    """The graded function a grade cell belongs to: the longest function name that starts its
+    ``grade_id``, or None."""
+    names = [name for name in GRADED_FUNCTIONS if grade_id.startswith(name)]
+    return max(names, key=len) if names else None
+
+
+# --- Grading ------------------------------------------------------------------------------------
+
+
+def _env() -> dict[str, str]:
+    # nbgrader runs `alembic` (installed beside it) by name when it creates a gradebook.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return dict(os.environ, PATH=path)
+
+
+def _kill_tree(process: subprocess.Popen) -> None:
+    """Kill a process, its process group and every descendant (nbgrader starts its kernels in
+    sessions of their own, so the process group alone does not reach them)."""
+    import psutil  # installed with IPython
+
+    try:
+        descendants = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        descendants = []
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    for child in descendants:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    process.wait()
+
+
+def run_limited(args: list[str], cwd: Path, timeout: float) -> tuple[int | None, str]:
+    """Run a command in a new process group, killed with its descendants after ``timeout``.
+
+    Args:
+        args: the command.
+        cwd: its working folder.
+        timeout: wall-time limit in seconds.
+
+    Returns:
+        The exit status (None when the limit killed it) and its output (stdout and stderr).
+    """
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            args, cwd=cwd, env=_env(), stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        )
+        try:
+            returncode: int | None = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_tree(process)
+            returncode = None
+        log.seek(0)
+        return returncode, log.read()
+
+
+def place_submission(course_root: Path, student_id: str, notebook: Path) -> None:
+    """Copy a submission into the course's ``submitted/`` folder, with a ``timestamp.txt``.
+
+    The timestamp is the submission's own ``timestamp.txt`` when it has one, else the file's
+    modification time. The student's previous autograded notebook, if any, is removed.
+
+    Args:
+        course_root: the course folder.
+        student_id: the student's id.
+        notebook: the submitted notebook.
+    """
+    dest = course_root / "submitted" / student_id / ASSIGNMENT
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / NOTEBOOK_NAME
+    if not (target.exists() and target.samefile(notebook)):
+        shutil.copyfile(notebook, target)
+        own_stamp = notebook.parent / "timestamp.txt"
+        if notebook.name == NOTEBOOK_NAME and own_stamp.is_file():
+            shutil.copyfile(own_stamp, dest / "timestamp.txt")
+        else:
+            mtime = datetime.fromtimestamp(notebook.stat().st_mtime, UTC)
+            (dest / "timestamp.txt").write_text(mtime.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+    old = course_root / "autograded" / student_id / ASSIGNMENT
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def recorded_scores(autograded: Path) -> tuple[dict[str, float], list[str]]:
+    """Read the points nbgrader gave each grade cell of an autograded notebook.
+
+    Args:
+        autograded: the autograded notebook.
+
+    Returns:
+        ``grade_id`` to points (nbgrader's ``determine_grade``; a cell that needs manual grading
+        counts 0), and the ``grade_id`` (or ``cell <n>``) of each cell with a ``CellTimeoutError``
+        output.
+    """
+    from nbgrader.utils import determine_grade, is_grade
+
+    notebook = nbformat.read(autograded, as_version=4)
+    scores: dict[str, float] = {}
+    timed_out: list[str] = []
+    for index, cell in enumerate(notebook.cells):
+        meta = cell.metadata.get("nbgrader", {})
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error" and output.get("ename") == "CellTimeoutError":
+                timed_out.append(meta.get("grade_id") or f"cell {index}")
+                break
+        if is_grade(cell):
+            points, _ = determine_grade(cell)
+            scores[meta["grade_id"]] = float(points or 0)
+    return scores, timed_out
+
+
+def _last_error(log: str) -> str:
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if re.match(r"^[\w.]+(Error|Exception|Interrupt)\b", line):
+            return line
+    return lines[-1] if lines else "no output"
+
+
+def autograde_student(course_root: Path, student_id: str, timeout: float) -> tuple[Result, str]:
+    """Autograde one placed submission in its own process and classify the outcome.
+
+    Args:
+        course_root: the course folder, with the submission in ``submitted/``.
+        student_id: the student's id.
+        timeout: wall-time limit of the autograde, seconds.
+
+    Returns:
+        The student's result and nbgrader's output.
+    """
+    start = time.monotonic()
+    returncode, log = run_limited(
+        [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--student", student_id, "--force"],
+        course_root,
+        timeout,
+    )
+    seconds = time.monotonic() - start
+    folder = course_root / "autograded" / student_id / ASSIGNMENT
+    autograded = folder / NOTEBOOK_NAME
+    if returncode != 0 and folder.exists():
+        # nbgrader copies the submission there before running it; after a failure or a kill, what
+        # is left is not a result (an unexecuted notebook would even look like full marks)
+        shutil.rmtree(folder)
+    scores, timed_out = recorded_scores(autograded) if autograded.is_file() else ({}, [])
+    result = Result(student_id, "graded", scores, seconds=seconds, autograded=autograded.is_file())
+    if returncode is None:
+        result.status, result.detail = "timeout", f"grading ran past --timeout {timeout:g} s and was stopped"
+    elif timed_out:
+        result.status, result.detail = "timeout", f"cell timed out: {', '.join(timed_out)}"
+    elif "became unresponsive" in log:
+        result.status, result.detail = (
+            "timeout",
+            "the kernel became unresponsive (nbgrader could not interrupt it)",
+        )
+    elif returncode != 0 or not autograded.is_file():
+        result.status = "crashed"
+        if "DeadKernelError" in log or "Kernel died" in log:
+            result.detail = "the kernel died"
+        else:
+            result.detail = f"nbgrader failed: {_last_error(log)}"
+    return result, log
+
+
+def generate_feedback(course_root: Path, student_ids: list[str], feedback_dir: Path) -> list[str]:
+    """Write the feedback HTML of some students and copy it to ``feedback_dir/<student_id>.html``.
+
+    One ``nbgrader generate_feedback`` run covers the students (the course's other autograded
+    students are excluded); a student whose HTML is then missing gets a run of their own.
+
+    Args:
+        course_root: the course folder.
+        student_ids: students with an autograded notebook.
+        feedback_dir: where the HTML files go.
+
+    Returns:
+        The students whose feedback could not be written.
+    """
+    if not student_ids:
+        return []
+
+    def html(student_id: str) -> Path:
+        return course_root / "feedback" / student_id / ASSIGNMENT / (Path(NOTEBOOK_NAME).stem + ".html")
+
+    for student_id in student_ids:
+        if html(student_id).exists():
+            html(student_id).unlink()
+    others = sorted(
+        p.name
+        for p in (course_root / "autograded").iterdir()
+        if p.is_dir() and p.name not in set(student_ids)
+    )
+    command = [sys.executable, "-m", "nbgrader", "generate_feedback", ASSIGNMENT, "--force"]
+    if others:
+        command.append("--CourseDirectory.student_id_exclude=" + ",".join(others))
+    run_limited(command, course_root, FEEDBACK_TIMEOUT)
+    failed = []
+    for student_id in student_ids:
+        if not html(student_id).exists():
+            run_limited([*command[:5], "--student", student_id, "--force"], course_root, FEEDBACK_TIMEOUT)
+        if html(student_id).exists():
+            shutil.copyfile(html(student_id), feedback_dir / f"{student_id}.html")
+        else:
+            failed.append(student_id)
+    return failed
+
+
+# --- Report -------------------------------------------------------------------------------------
+
+
+def csv_rows(results: list[Result], cells: dict[str, float]) -> list[dict[str, str]]:
+    """The CSV rows of the results, sorted by student id.
+
+    Args:
+        results: one result per student.
+        cells: the assignment's grade cells and their points (the maximum).
+
+    Returns:
+        One dict per student, keyed by :data:`COLUMNS`, with the numbers formatted with one
+        decimal.
+    """
+    rows = []
+    for result in sorted(results, key=lambda r: r.student_id):
+        per_exercise = dict.fromkeys(GRADED_FUNCTIONS, 0.0)
+        for grade_id in cells:
+            exercise = exercise_of(grade_id)
+            if exercise:
+                per_exercise[exercise] += result.scores.get(grade_id, 0.0)
+        score = sum(result.scores.get(grade_id, 0.0) for grade_id in cells)
+        row = {
+            "student_id": result.student_id,
+            "status": result.status,
+            "score": f"{score:.1f}",
+            "max_score": f"{sum(cells.values()):.1f}",
+        }
+        row.update({name: f"{per_exercise[name]:.1f}" for name in GRADED_FUNCTIONS})
+        rows.append(row)
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict[str, str]]) -> None:
+    """Write the grades CSV (``\\n`` line ends, so the bytes depend only on the rows).
+
+    Args:
+        path: the CSV file.
+        rows: rows keyed by :data:`COLUMNS`.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def summary(results: list[Result], wall: float) -> str:
+    """The summary printed at the end of a batch.
+
+    Args:
+        results: one result per student.
+        wall: the batch's wall time in seconds.
+
+    Returns:
+        Lines with the students per status, the wall time, the seconds per graded submission, and
+        one line per student whose status is not ``graded``.
+    """
+    counts = Counter(result.status for result in results)
+    run = [result for result in results if result.seconds > 0]
+    per = sum(result.seconds for result in run) / len(run) if run else 0.0
+    lines = [
+        f"{len(results)} students: " + ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s]),
+        f"wall time {wall:.1f} s; {len(run)} submissions autograded, {per:.1f} s per submission",
+    ]
+    for result in sorted(results, key=lambda r: r.student_id):
+        if result.status != "graded":
+            lines.append(f"  {result.student_id}: {result.status}: {result.detail}")
+    return "\n".join(lines)
+
+
+# --- Command ------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line.
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The parsed arguments.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m resnets_kit.grade_class",
+        description="Autograde every submission of a folder with nbgrader; write grades.csv and feedback.",
+    )
+    parser.add_argument(
+        "submissions",
+        type=Path,
+        help=f"nbgrader layout (<student_id>/{ASSIGNMENT}/{NOTEBOOK_NAME}) or flat "
+        "<student_id>[_<anything>].ipynb files",
+    )
+    parser.add_argument(
+        "--course",
+        type=Path,
+        help="an nbgrader course root with its source assignment (default: a new temporary course)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("grades.csv"), help="grades CSV (default: grades.csv)"
+    )
+    parser.add_argument(
+        "--feedback-dir", type=Path, help="where <student_id>.html goes (default: feedback/ beside --out)"
+    )
+    parser.add_argument("--roster", type=Path, help="text file with one student id per line")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"wall-time limit per submission, seconds (default {DEFAULT_TIMEOUT})",
+    )
+    args = parser.parse_args(argv)
+    if args.timeout <= 0:
+        parser.error("--timeout must be positive")
+    return args
+
+
+def grade_class(
+    submissions: Path,
+    course_root: Path,
+    out: Path,
+    feedback_dir: Path,
+    roster: list[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> list[Result]:
+    """Grade every submission of a folder in a course and write the CSV, feedback and logs.
+
+    Args:
+        submissions: the SUBMISSIONS folder.
+        course_root: a course folder with the assignment generated (``release/`` written).
+        out: the grades CSV.
+        feedback_dir: where the feedback HTML files go.
+        roster: student ids expected to submit; those without a submission are ``missing``.
+        timeout: wall-time limit of one autograde, seconds.
+
+    Returns:
+        One result per student, sorted by student id.
+
+    Raises:
+        UsageError: see :func:`find_submissions`.
+    """
+    start = time.monotonic()
+    found, empty = find_submissions(submissions, roster)
+    log_dir = out.parent / "logs"
+    for folder in (feedback_dir, log_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    results = [Result(sid, "missing", detail=f"no {NOTEBOOK_NAME} in the student's folder") for sid in empty]
+    results += [
+        Result(sid, "missing", detail="on the roster, no submission")
+        for sid in roster or ()
+        if sid not in found and sid not in empty
+    ]
+    to_grade = []
+    for student_id, notebook in sorted(found.items()):
+        (feedback_dir / f"{student_id}.html").unlink(missing_ok=True)
+        problem = notebook_problem(notebook)
+        if problem:
+            results.append(Result(student_id, "invalid", detail=problem))
+        else:
+            to_grade.append(student_id)
+    with_notebook = []
+    progress = tqdm(to_grade, desc="autograde", unit="student", file=sys.stderr)
+    for student_id in progress:
+        progress.set_postfix_str(student_id)
+        place_submission(course_root, student_id, found[student_id])
+        result, log = autograde_student(course_root, student_id, timeout)
+        (log_dir / f"{student_id}.log").write_text(log)
+        results.append(result)
+        points = sum(result.scores.values())
+        progress.write(
+            f"{student_id}: {result.status}, {points:.1f} points, {result.seconds:.1f} s", sys.stderr
+        )
+        if result.autograded:
+            with_notebook.append(student_id)
+    progress.close()
+    if with_notebook:
+        print(f"writing feedback for {len(with_notebook)} students ...", file=sys.stderr)
+    for student_id in generate_feedback(course_root, with_notebook, feedback_dir):
+        print(f"warning: no feedback could be written for {student_id}", file=sys.stderr)
+    cells = grade_cells(course_root / "source" / ASSIGNMENT / NOTEBOOK_NAME)
+    results.sort(key=lambda r: r.student_id)
+    write_csv(out, csv_rows(results, cells))
+    print(summary(results, time.monotonic() - start))
+    print(f"grades: {out}\nfeedback: {feedback_dir}/")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command.
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        0 when the batch completed, 2 for a usage error (its message is printed on stderr).
+    """
+    args = parse_args(argv)
+    feedback_dir = args.feedback_dir or args.out.parent / "feedback"
+    try:
+        roster = read_roster(args.roster) if args.roster else None
+        find_submissions(args.submissions, roster)  # usage errors before any course is built
+        if args.course:
+            check_course(args.course)
+            course_root = args.course.resolve()
+            if not (course_root / "release" / ASSIGNMENT / NOTEBOOK_NAME).is_file():
+                nbgrader(course_root, "generate_assignment", ASSIGNMENT, "--force")
+            grade_class(args.submissions, course_root, args.out, feedback_dir, roster, args.timeout)
+        else:
+            with tempfile.TemporaryDirectory(prefix="grade_class_") as tmp:
+                print("building a temporary course ...", file=sys.stderr)
+                course_root = fresh_course(Path(tmp))
+                generate(course_root)
+                grade_class(args.submissions, course_root, args.out, feedback_dir, roster, args.timeout)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
