@@ -27,6 +27,18 @@ class PublicTestFailure(AssertionError):
     """Raised by a public test when one of its checks fails; the message explains the check."""
 
 
+class RecordedError(Exception):
+    """An error a student's function raised in another process, re-raised where it is checked.
+
+    ``text`` is the error as it was written there, ``"<ExceptionType>: <message>"``; the checks
+    report it exactly as they report an error raised in this process.
+    """
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.text = text
+
+
 def import_tensorflow():
     """Import TensorFlow with its native start-up log lines kept off stderr, and return it.
 

@@ -23,3 +23,33 @@ from nbgrader.preprocessors import GetGrades  # noqa: E402
 from resnets_kit.feedback import HideHiddenTests  # noqa: E402
 
 c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# Autograde never trusts the student's kernel: TrustedGrade (resnets_kit/trusted.py) replaces
+# nbgrader's Execute step. The graded answer cells run in a sandbox process (read-only file
+# system, no network, limits on time and memory); the checks run in another process, on the
+# models rebuilt from what the sandbox reported, with the project's own test code. Each test
+# cell's output is its result, which nbgrader then scores, stores and shows in the feedback.
+# The other steps are nbgrader's defaults for autograde.
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties,
+    CheckCellMetadata,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
+
+from resnets_kit.trusted import TrustedGrade  # noqa: E402
+
+c.Autograde.autograde_preprocessors = [
+    TrustedGrade,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
+# Limits of the sandbox: wall time per graded function (seconds) and memory (MiB).
+c.TrustedGrade.step_timeout = 60
+c.TrustedGrade.memory_limit_mb = 4096

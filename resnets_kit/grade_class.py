@@ -26,29 +26,33 @@ course built from the project) as ``submitted/<student_id>/resnets/Residual_Netw
 a ``timestamp.txt`` (the submission's own, else the file's modification time), then graded by
 ``nbgrader autograde resnets --student <student_id> --force`` in its own process group, killed
 after ``--timeout`` seconds of wall time (default 300), so that no submission can stop the batch.
-nbgrader's own per-cell limit (``c.Execute.timeout``) comes from the course's
-``nbgrader_config.py``.
+Only the notebook is copied: files a student edited beside it (their own ``public_tests.py``)
+never reach the grader. The course's ``nbgrader_config.py`` makes autograde use
+:class:`resnets_kit.trusted.TrustedGrade` instead of running the notebook in a kernel: the graded
+functions run in a sandbox process with limits (``c.TrustedGrade.step_timeout`` seconds per
+function, ``c.TrustedGrade.memory_limit_mb``), and the checks run in another process on the
+models rebuilt from what the sandbox reported (see :mod:`resnets_kit.trusted`).
 
 Each student gets one status:
 
-- ``graded``: autograded normally;
-- ``timeout``: a cell hit nbgrader's per-cell limit (a ``CellTimeoutError`` output in the
-  autograded notebook, or nbgrader reports an unresponsive kernel), or the whole submission hit
-  ``--timeout``;
-- ``crashed``: nbgrader could not grade the submission, typically because the kernel died (a
-  cell called ``os._exit()``, or ran out of memory); nbgrader then removes the student's
-  autograded notebook;
+- ``graded``: every graded function was run and checked;
+- ``timeout``: a graded function ran past its time limit (its test cells score 0, the other
+  functions are graded), or the whole submission hit ``--timeout`` (then it scores 0);
+- ``out_of_memory``: a graded function went over the memory limit (its test cells score 0);
+- ``crashed``: a graded function ended the sandbox process (``os._exit``, a signal, a file over
+  the size limit; its test cells score 0), or nbgrader itself could not grade the submission;
+- ``tampered``: the sandbox changed files the grading relies on (only possible where the sandbox
+  has no namespaces of its own); they were restored and the checks ran on the restored files;
 - ``invalid``: the file is not a notebook that nbformat can read and validate; it is not run;
 - ``missing``: a student of ``--roster`` with no submission (or, in nbgrader's layout, a student
   folder without the notebook).
 
-Scores come from the autograded notebook, with nbgrader's own rule (``nbgrader.utils.
-determine_grade``: a test cell with an error or any stderr output scores 0). A ``timeout``
-submission keeps the points of the cells that nbgrader recorded, so a cell that timed out scores
-0 and the cells after it are graded as they ran; when no autograded notebook was written (the
-wall-time limit killed nbgrader) it scores 0, as do ``crashed``, ``invalid`` and ``missing``
-submissions. The maximum is the total points of the grade cells of the course's source notebook;
-a grade cell missing from a submission scores 0.
+When several functions have verdicts, the status is the first of tampered, crashed,
+out_of_memory, timeout, and the detail names each function's verdict. Scores come from the
+autograded notebook, with nbgrader's own rule (``nbgrader.utils.determine_grade``: a test cell
+with an error output scores 0), so the honest parts of a submission keep their points whatever
+another function did. The maximum is the total points of the grade cells of the course's source
+notebook; test cells a student deleted are added back and graded.
 
 Feedback: ``nbgrader generate_feedback`` runs once for the students of this batch that have an
 autograded notebook (``graded`` and most ``timeout`` ones; other students of the course are left
@@ -67,7 +71,7 @@ status, wall time, seconds per submission) is printed at the end.
 Exit status: 0 when the batch completed, whatever the students' statuses; 2 for a usage error
 (SUBMISSIONS missing or empty, duplicate submissions, a bad course folder or roster).
 
-This process never imports TensorFlow: student code runs only in nbgrader's kernels.
+This process never imports TensorFlow: student code runs only in the grading sandbox.
 """
 
 from __future__ import annotations
@@ -94,7 +98,7 @@ from resnets_kit.course import ASSIGNMENT, NOTEBOOK_NAME, fresh_course, generate
 from resnets_kit.solution import GRADED_FUNCTIONS
 
 #: The statuses, in the order of the summary.
-STATUSES = ("graded", "timeout", "crashed", "invalid", "missing")
+STATUSES = ("graded", "timeout", "out_of_memory", "crashed", "tampered", "invalid", "missing")
 #: The CSV's columns.
 COLUMNS = ("student_id", "status", "score", "max_score", *GRADED_FUNCTIONS)
 #: Default wall-time limit of one submission's autograde (seconds).
@@ -384,32 +388,50 @@ def place_submission(course_root: Path, student_id: str, notebook: Path) -> None
         shutil.rmtree(old)
 
 
-def recorded_scores(autograded: Path) -> tuple[dict[str, float], list[str]]:
-    """Read the points nbgrader gave each grade cell of an autograded notebook.
+#: ``ename`` of the error outputs that carry a verdict, to the verdict (see resnets_kit.trusted).
+VERDICT_ENAMES = {
+    "CellTimeoutError": "timeout",
+    "TimeLimitExceeded": "timeout",
+    "MemoryLimitExceeded": "out_of_memory",
+    "SandboxCrashed": "crashed",
+    "TamperingDetected": "tampered",
+}
+#: When several verdicts apply, the status shows the first of this order.
+_VERDICT_ORDER = ("tampered", "crashed", "out_of_memory", "timeout")
+
+
+def recorded_scores(autograded: Path) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """Read the points nbgrader gave each grade cell of an autograded notebook, and its verdicts.
 
     Args:
         autograded: the autograded notebook.
 
     Returns:
         ``grade_id`` to points (nbgrader's ``determine_grade``; a cell that needs manual grading
-        counts 0), and the ``grade_id`` (or ``cell <n>``) of each cell with a ``CellTimeoutError``
-        output.
+        counts 0), and verdict (``timeout``, ``out_of_memory``, ``crashed``, ``tampered``) to the
+        ``grade_id`` (or ``cell <n>``) of each cell with an error output of that verdict
+        (:data:`VERDICT_ENAMES`); the first line of its message follows after ``: ``.
     """
     from nbgrader.utils import determine_grade, is_grade
 
     notebook = nbformat.read(autograded, as_version=4)
     scores: dict[str, float] = {}
-    timed_out: list[str] = []
+    verdicts: dict[str, list[str]] = {}
     for index, cell in enumerate(notebook.cells):
         meta = cell.metadata.get("nbgrader", {})
         for output in cell.get("outputs", []):
-            if output.get("output_type") == "error" and output.get("ename") == "CellTimeoutError":
-                timed_out.append(meta.get("grade_id") or f"cell {index}")
+            verdict = (
+                VERDICT_ENAMES.get(output.get("ename", "")) if output.get("output_type") == "error" else None
+            )
+            if verdict:
+                where = meta.get("grade_id") or f"cell {index}"
+                first = str(output.get("evalue", "")).strip().splitlines()[:1]
+                verdicts.setdefault(verdict, []).append(where + (f": {first[0]}" if first else ""))
                 break
         if is_grade(cell):
             points, _ = determine_grade(cell)
             scores[meta["grade_id"]] = float(points or 0)
-    return scores, timed_out
+    return scores, verdicts
 
 
 def _last_error(log: str) -> str:
@@ -444,12 +466,20 @@ def autograde_student(course_root: Path, student_id: str, timeout: float) -> tup
         # nbgrader copies the submission there before running it; after a failure or a kill, what
         # is left is not a result (an unexecuted notebook would even look like full marks)
         shutil.rmtree(folder)
-    scores, timed_out = recorded_scores(autograded) if autograded.is_file() else ({}, [])
+    scores, verdicts = recorded_scores(autograded) if autograded.is_file() else ({}, {})
     result = Result(student_id, "graded", scores, seconds=seconds, autograded=autograded.is_file())
     if returncode is None:
         result.status, result.detail = "timeout", f"grading ran past --timeout {timeout:g} s and was stopped"
-    elif timed_out:
-        result.status, result.detail = "timeout", f"cell timed out: {', '.join(timed_out)}"
+    elif verdicts:
+        result.status = next(v for v in _VERDICT_ORDER if v in verdicts)
+        # one line per function: the first cell of each function names the verdict
+        seen, lines = set(), []
+        for line in verdicts[result.status]:
+            function = exercise_of(line.split(":")[0]) or line
+            if function not in seen:
+                seen.add(function)
+                lines.append(line.split(": ", 1)[-1] if ": " in line else line)
+        result.detail = "; ".join(lines)
     elif "became unresponsive" in log:
         result.status, result.detail = (
             "timeout",

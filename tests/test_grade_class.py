@@ -119,7 +119,7 @@ class Submission:
 SUBMISSIONS = [
     Submission("solution", "source"),
     Submission("blank", "release", fails=_always),
-    # ResNet50 calls identity_block, so every ResNet50 cell fails too.
+    # ResNet50 is graded with the reference blocks, so a block's mistake costs only that block's points.
     Submission(
         "identity-raises",
         "source",
@@ -128,11 +128,9 @@ SUBMISSIONS = [
             "def identity_block(X, f, filters, training=True, initializer=random_uniform):\n"
             '    raise NotImplementedError("identity_block is not written yet")\n'
         ),
-        is_cell_of("identity_block", "ResNet50"),
+        is_cell_of("identity_block"),
     ),
-    # The output shape is wrong (stride 2, other channels), so every convolutional_block cell fails;
-    # ResNet50 fails while building: stage 2's first identity block adds its 256-channel main path to
-    # the unchanged 64-channel input.
+    # The output shape is wrong (stride 2, other channels), so every convolutional_block cell fails.
     Submission(
         "conv-input",
         "source",
@@ -141,7 +139,7 @@ SUBMISSIONS = [
             "def convolutional_block(X, f, filters, s=2, training=True, initializer=glorot_uniform):\n"
             "    return X\n"
         ),
-        is_cell_of("convolutional_block", "ResNet50"),
+        is_cell_of("convolutional_block"),
     ),
     Submission(
         "resnet-none",
@@ -152,43 +150,40 @@ SUBMISSIONS = [
     ),
     # Without the final ReLU the signature and output shape are right (the "_shape" cell passes),
     # but a layer is missing and the values differ (negative outputs survive), so the other
-    # identity_block cells fail. ResNet50's "_model" cell checks the signature, the type and the
-    # number of parameters, and an Activation layer has none, so it passes; its layer-by-layer and
-    # hidden cells fail.
+    # identity_block cells fail.
     Submission(
         "identity-norelu",
         "source",
         "identity_block",
         drop_line_after("Add()", "Activation"),
-        is_cell_of("identity_block", "ResNet50", except_suffix=("_shape", "_model")),
+        is_cell_of("identity_block", except_suffix=("_shape",)),
     ),
     # An extra ReLU on the shortcut: same shape and parameters, one layer too many, and other values
-    # (the shortcut's negative values are cut in both the training=False and training=True cases);
-    # as above for ResNet50.
+    # (the shortcut's negative values are cut in both the training=False and training=True cases).
     Submission(
         "conv-shortcut-relu",
         "source",
         "convolutional_block",
         insert_after("X_shortcut = BatchNormalization", "X_shortcut = Activation('relu')(X_shortcut)"),
-        is_cell_of("convolutional_block", "ResNet50", except_suffix=("_shape", "_model")),
+        is_cell_of("convolutional_block", except_suffix=("_shape",)),
     ),
-    # identity_block's cell times out, so identity_block is never defined: its cells and
-    # ResNet50's fail with NameError; convolutional_block's cells still pass.
+    # identity_block's cell runs past the time limit: its cells fail with the verdict, the other
+    # functions are graded in a new sandbox and keep their points.
     Submission(
         "loop",
         "source",
         "identity_block",
         prepend("while True:\n    pass\n"),
-        is_cell_of("identity_block", "ResNet50"),
+        is_cell_of("identity_block"),
         status="timeout",
     ),
-    # The kernel dies: nbgrader records nothing for this student.
+    # The sandbox dies while defining identity_block: its cells fail, the rest are graded.
     Submission(
         "crash",
         "source",
         "identity_block",
         prepend("import os\n\nos._exit(1)\n"),
-        _always,
+        is_cell_of("identity_block"),
         status="crashed",
     ),
 ]
@@ -238,7 +233,9 @@ def graded(tmp_path_factory) -> Graded:
     work = tmp_path_factory.mktemp("grade_class")
     root = course.fresh_course(work)
     with open(root / "nbgrader_config.py", "a") as fh:
-        fh.write(f"\n# Test course: cut endless loops quickly.\nc.Execute.timeout = {CELL_TIMEOUT}\n")
+        fh.write(
+            f"\n# Test course: cut endless loops quickly.\nc.TrustedGrade.step_timeout = {CELL_TIMEOUT}\n"
+        )
     released = course.generate(root)
     cells = grade_class.grade_cells(released)
     submissions = work / "submitted"
@@ -280,8 +277,6 @@ def test_status_and_scores_per_test_cell(graded, student_id):
     sub = BY_ID[student_id]
     failing = [grade_id for grade_id in graded.cells if sub.fails(grade_id)]
     passing = [grade_id for grade_id in graded.cells if grade_id not in failing]
-    if sub.status == "crashed":
-        passing = []  # nothing is recorded
     row = graded.rows[student_id]
     assert row["status"] == sub.status, f"failing cells expected: {failing}"
     expected = sum(graded.cells[g] for g in passing)
@@ -312,7 +307,7 @@ def test_invalid_and_missing_submissions(graded):
 @pytest.mark.slow
 def test_feedback_for_each_autograded_student_only(graded):
     written = sorted(p.stem for p in graded.feedback.glob("*.html"))
-    expected = sorted(s.student_id for s in SUBMISSIONS if s.status in ("graded", "timeout"))
+    expected = sorted(s.student_id for s in SUBMISSIONS)  # every valid notebook is graded in part
     assert written == expected
 
 
@@ -344,8 +339,6 @@ def test_feedback_shows_failed_checks_but_never_hidden_test_code(graded):
             assert line in plain
             assert line not in text, f"hidden test code of {grade_id} in the feedback: {line!r}"
     assert text.count(HIDDEN_PLACEHOLDER) == n_blocks
-    assert "Traceback (most recent call last)" in plain
-    assert "Traceback (most recent call last)" not in text
     assert "NotImplementedError" in text and "identity_block is not written yet" in text
     for grade_id in graded.cells:  # every check is listed with its score
         assert f"Grade cell: {grade_id}" in text
@@ -389,7 +382,7 @@ def test_wall_time_limit_stops_a_submission_in_a_default_course(tmp_path):
     assert (row["status"], row["score"]) == ("timeout", "0.0")
     assert not (tmp_path / "feedback" / "slow.html").exists()
     leftovers = [p.cmdline() for p in psutil.Process().children(recursive=True)]
-    assert not [cmd for cmd in leftovers if any("ipykernel" in part or "nbgrader" in part for part in cmd)]
+    assert not [cmd for cmd in leftovers if any(w in part for part in cmd for w in ("nbgrader", "sandbox"))]
 
 
 # --- Without grading ----------------------------------------------------------------------------

@@ -1,0 +1,189 @@
+"""The untrusted half of grading: run a submission's graded functions and record what they build.
+
+:mod:`resnets_kit.trusted` starts this module in a fresh Python process of its own (``python -I
+-m resnets_kit.sandbox JOB EVENTS``) with limits on time, memory and file size, no standard
+input or output, a temporary working folder and, when the grader runs as root, an unprivileged
+user. Nothing this process writes is believed except as *data*: it reports, per graded
+function and test case, the configuration of the Keras model the function built (plain JSON), or
+the error it raised. The checks then run in another process that never executes student code:
+it rebuilds each model from its configuration and compares it with the references, so patching
+NumPy, the test functions or ``__eq__`` here changes nothing there.
+
+``JOB`` is a JSON file::
+
+    {"setup": "<the source notebook's setup cell>",
+     "cells": {"identity_block": "<student code>", ...},        # missing: the cell was deleted
+     "reference": {"identity_block": "<reference code>", ...},  # the blocks ResNet50 is graded with
+     "skip": ["ResNet50", ...],   # functions not to define or run (they hung or crashed before)
+     "done": ["identity_block"]}  # functions to define but not to run again
+
+``EVENTS`` receives one JSON object per line, written and flushed as things happen, so that the
+grader knows which function was running when it had to stop this process:
+``{"start": name, "step": "define" | "check"}``, ``{"done": name, "record": {...}}``.
+
+A record is ``{"error": text or None, "signature": [...] or None, "cases": {case key: entry}}``
+where an entry is ``{"config": <keras.saving.serialize_keras_object(model)>}``, ``{"error":
+"<Type>: <message>"}`` (plus ``"verdict": "out_of_memory"`` for a ``MemoryError``) or, for
+ResNet50, ``{"returned_type": "<type name>"}`` when it returned something else than a model.
+
+ResNet50 is run with the reference ``identity_block`` and ``convolutional_block`` in place of the
+student's (its code is unchanged; only those two names are rebound), so a mistake in a block
+costs the block's points, not ResNet50's as well.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import types
+
+#: The graded functions, in the order their cells appear in the notebook.
+FUNCTIONS = ("identity_block", "convolutional_block", "ResNet50")
+_JSON_DEFAULTS = (bool, int, float, str, type(None))
+
+
+def error_text(err: BaseException) -> str:
+    """``"<ExceptionType>: <message>"`` of an exception, at most 2,000 characters."""
+    try:
+        text = f"{type(err).__name__}: {err}"
+    except BaseException:  # a hostile __str__
+        text = f"{type(err).__name__}: (the message could not be read)"
+    return text[:2000]
+
+
+def _encode_default(value):
+    """A JSON form of a parameter's default: its value for plain data, else its name and repr."""
+    import inspect
+
+    if value is inspect.Parameter.empty:
+        return {"empty": True}
+    if isinstance(value, _JSON_DEFAULTS):
+        return {"value": value}
+    if isinstance(value, tuple) and all(isinstance(v, _JSON_DEFAULTS) for v in value):
+        return {"tuple": list(value)}
+    try:
+        name = getattr(value, "__name__", None)
+        name = name if isinstance(name, str) else None
+        text = repr(value)[:200]
+    except BaseException:
+        name, text = None, "?"
+    return {"name": name, "repr": text}
+
+
+def signature_record(function) -> list[dict] | None:
+    """The parameters of a function as JSON: name, kind and encoded default; None if unknown."""
+    import inspect
+
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return None
+    return [
+        {"name": p.name, "kind": p.kind.name, "default": _encode_default(p.default)}
+        for p in signature.parameters.values()
+    ]
+
+
+def _entry(build) -> dict:
+    """Run ``build()`` (which returns a model); record its configuration, or the error."""
+    import keras
+
+    try:
+        model = build()
+        if not isinstance(model, keras.Model):
+            return {"returned_type": type(model).__name__[:100]}
+        config = keras.saving.serialize_keras_object(model)
+        json.dumps(config)  # must be plain JSON
+        return {"config": config}
+    except MemoryError as err:
+        return {"error": error_text(err), "verdict": "out_of_memory"}
+    except BaseException as err:  # the student's code may raise anything, SystemExit included
+        return {"error": error_text(err)}
+
+
+def check_function(name: str, namespace: dict, reference: dict, define_error: str | None) -> dict:
+    """Call one graded function on every public and hidden case; return its record."""
+    import public_tests
+    from resnets_kit import grading
+
+    function = namespace.get(name)
+    if not callable(function):
+        error = define_error or (
+            f"NameError: name '{name}' is not defined (its cell is missing or does not define it)"
+        )
+        return {"error": error, "signature": None, "cases": {}}
+    record = {"error": None, "signature": signature_record(function), "cases": {}}
+    if name == "ResNet50":
+        if isinstance(function, types.FunctionType):
+            scope = dict(function.__globals__)
+            scope.update({block: reference[block] for block in ("identity_block", "convolutional_block")})
+            function = types.FunctionType(
+                function.__code__, scope, function.__name__, function.__defaults__, function.__closure__
+            )
+            function.__kwdefaults__ = namespace[name].__kwdefaults__
+        configs = [public_tests.RESNET50_CASE, grading.HIDDEN_RESNET50_CASE]
+        for config in configs:
+            record["cases"][public_tests.case_key(config)] = _entry(
+                lambda config=config: function(
+                    input_shape=tuple(config["input_shape"]), classes=config["classes"]
+                )
+            )
+    else:
+        if name == "identity_block":
+            cases = public_tests.IDENTITY_CASES + grading.HIDDEN_IDENTITY_CASES
+        else:
+            cases = public_tests.CONVOLUTIONAL_CASES + grading.HIDDEN_CONVOLUTIONAL_CASES
+        for case in cases:
+            record["cases"][public_tests.case_key(case)] = _entry(
+                lambda case=case: public_tests.build_block(function, case)
+            )
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the job; see the module's docstring. Returns 0 when every function was recorded."""
+    argv = sys.argv[1:] if argv is None else argv
+    job_path, events_path = argv
+    with open(job_path) as handle:
+        job = json.load(handle)
+    events = open(events_path, "a", buffering=1)
+
+    def emit(event: dict) -> None:
+        events.write(json.dumps(event) + "\n")
+        events.flush()
+        os.fsync(events.fileno())
+
+    from test_utils import import_tensorflow
+
+    import_tensorflow()
+    namespace: dict = {"__name__": "__main__"}
+    exec(compile(job["setup"], "<setup cell>", "exec"), namespace)
+    reference = dict(namespace)
+    for name in ("identity_block", "convolutional_block"):
+        exec(compile(job["reference"][name], f"<reference {name}>", "exec"), reference)
+    emit({"ready": True})
+
+    skip, done = set(job.get("skip", [])), set(job.get("done", []))
+    define_errors: dict[str, str] = {}
+    for name in FUNCTIONS:
+        if name in skip or name not in job["cells"]:
+            continue
+        emit({"start": name, "step": "define"})
+        try:
+            exec(compile(job["cells"][name], f"<{name} cell>", "exec"), namespace)
+        except BaseException as err:
+            define_errors[name] = f"the cell raised {error_text(err)}"
+        emit({"defined": name})
+    for name in FUNCTIONS:
+        if name in skip or name in done:
+            continue
+        emit({"start": name, "step": "check"})
+        record = check_function(name, namespace, reference, define_errors.get(name))
+        emit({"done": name, "record": record})
+    events.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

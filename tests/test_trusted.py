@@ -1,0 +1,178 @@
+"""The grader that does not trust the submission (resnets_kit.trusted and resnets_kit.sandbox):
+its plan, its sandbox's isolation and limits, and checks that run on rebuilt models only."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import public_tests
+from resnets_kit import REPO_ROOT, sandbox, trusted
+from resnets_kit.solution import GRADED_FUNCTIONS, load_solution, solution_sources
+
+
+def records_of(namespace: dict) -> dict:
+    """Sandbox records of a namespace's functions, made in this process (for tests only)."""
+    reference = load_solution()
+    return {name: sandbox.check_function(name, namespace, reference, None) for name in GRADED_FUNCTIONS}
+
+
+@pytest.fixture(scope="module")
+def solution_records():
+    return records_of(load_solution())
+
+
+def test_plan_reads_the_13_test_cells_from_the_source_notebook():
+    plan = trusted.grading_plan()
+    assert len(plan) == 13
+    assert plan["identity_block_shape"] == trusted.CellCheck("identity_block", ("shape",), False)
+    assert plan["ResNet50_hidden"] == trusted.CellCheck("ResNet50", None, True)
+    assert {c.function for c in plan.values()} == set(GRADED_FUNCTIONS)
+
+
+def test_parse_test_cell_forms():
+    parse = trusted.parse_test_cell
+    assert parse("identity_block_test(identity_block)") == trusted.CellCheck("identity_block", None, False)
+    assert parse('ResNet50_test(ResNet50, checks=["model", "layers"])').checks == ("model", "layers")
+    assert parse("x = 1") is None
+    with pytest.raises(ValueError, match="literal"):
+        parse("hidden_test(name, f)")
+
+
+def test_checks_on_rebuilt_models_pass_for_the_solution(solution_records):
+    json.dumps(solution_records)  # plain data only
+    outcomes = trusted.check_records(json.loads(json.dumps(solution_records)))
+    failed = {g: o.text for g, o in outcomes.items() if not o.passed}
+    assert not failed
+
+
+def test_rebuilt_models_compute_what_the_function_computes(solution_records):
+    namespace = load_solution()
+    rebuilt = trusted.Rebuilt("convolutional_block", solution_records["convolutional_block"])
+    for case in public_tests.CONVOLUTIONAL_CASES:
+        direct = public_tests.run_block(namespace["convolutional_block"], case)
+        again = public_tests.block_output(rebuilt.block_model(case), case)
+        assert abs(direct - again).max() == 0.0
+
+
+def test_a_block_mistake_costs_only_that_block():
+    edit = [("Add()([X, X_shortcut])", "Add()([X, X])")]
+    records = records_of(load_solution(replace={"identity_block": edit}))
+    outcomes = trusted.check_records(records)
+    for grade_id, outcome in outcomes.items():
+        if grade_id.startswith("identity_block") and not grade_id.endswith("_shape"):
+            assert not outcome.passed, grade_id
+        else:
+            assert outcome.passed, (grade_id, outcome.text)  # ResNet50 is graded with the reference blocks
+
+
+def test_the_signature_is_checked_from_the_record():
+    namespace = load_solution(
+        replace={"identity_block": [("initializer=random_uniform):", "initializer=glorot_uniform):")]}
+    )
+    record = sandbox.check_function("identity_block", namespace, namespace, None)
+    outcome = trusted.check_records({"identity_block": record})["identity_block_shape"]
+    assert not outcome.passed
+    assert "the default of `initializer`" in outcome.text and "received: GlorotUniform" in outcome.text
+
+
+def test_recorded_errors_get_the_same_message_as_in_the_notebook():
+    record = {"error": None, "signature": None, "cases": {}}
+    for case in public_tests.IDENTITY_CASES:
+        record["cases"][public_tests.case_key(case)] = {"error": "NotImplementedError: "}
+    outcome = trusted.check_records({"identity_block": record})["identity_block_shape"]
+    assert "replace `raise NotImplementedError()` with your code" in outcome.text
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        {"module": "keras.layers", "class_name": "Lambda", "config": {}},
+        {"module": "__main__", "class_name": "MyBlock", "config": {}},
+        {"module": "os", "class_name": "system", "config": {}},
+    ],
+)
+def test_configs_outside_the_allow_list_are_refused(solution_records, layer):
+    config = json.loads(
+        json.dumps(next(iter(solution_records["identity_block"]["cases"].values()))["config"])
+    )
+    config["config"]["layers"].append(dict(layer, name="x", inbound_nodes=[]))
+    with pytest.raises(ValueError, match="grading does not accept"):
+        trusted.validate_config(config)
+
+
+def test_a_custom_initializer_class_is_refused(solution_records):
+    config = json.loads(
+        json.dumps(next(iter(solution_records["identity_block"]["cases"].values()))["config"])
+    )
+    conv = next(layer for layer in config["config"]["layers"] if layer["class_name"] == "Conv2D")
+    conv["config"]["kernel_initializer"] = {"module": "builtins", "class_name": "eval", "config": {}}
+    with pytest.raises(ValueError, match="builtins.eval"):
+        trusted.validate_config(config)
+
+
+def test_python_source_turns_magics_into_calls():
+    assert "get_ipython()" in trusted.python_source("%time x = 1")
+    assert trusted.python_source("x = 1\n") == "x = 1\n"
+
+
+@pytest.mark.skipif(not trusted.isolation_available(), reason="no namespaces on this machine")
+def test_the_isolated_sandbox_sees_a_read_only_file_system_and_no_other_process(tmp_path):
+    probe = (
+        "import os, socket\n"
+        f"for path in ({str(REPO_ROOT / 'probe.txt')!r}, '/tmp/probe.txt', 'inside.txt'):\n"
+        "    try:\n"
+        "        open(path, 'w').write('x'); print('wrote', path)\n"
+        "    except OSError as err:\n"
+        "        print('refused', path, err.errno)\n"
+        "print('pids', len([p for p in os.listdir('/proc') if p.isdigit()]))\n"
+        "try:\n"
+        "    socket.create_connection(('1.1.1.1', 80), timeout=2); print('network')\n"
+        "except OSError:\n"
+        "    print('no network')\n"
+    )
+    folder = tmp_path / "box"
+    folder.mkdir()
+    command = trusted.isolated([sys.executable, "-I", "-c", probe], folder)
+    done = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=60)
+    out = done.stdout
+    assert f"refused {REPO_ROOT / 'probe.txt'} 30" in out  # EROFS
+    assert "refused /tmp/probe.txt 30" in out
+    assert "wrote inside.txt" in out and (folder / "inside.txt").exists()
+    assert "no network" in out
+    assert int(out.split("pids ")[1].split()[0]) <= 3  # the shell's exec chain only
+    assert not (REPO_ROOT / "probe.txt").exists()
+
+
+def test_sandbox_limits_name_the_function_and_keep_the_others():
+    sources = solution_sources()
+    cells = {name: sources[name] for name in GRADED_FUNCTIONS}
+    cells["identity_block"] = cells["identity_block"].replace(
+        '    """\n', '    """\n    while True:\n        pass\n', 1
+    )
+    result = trusted.run_sandbox(cells, step_timeout=8)
+    assert result.verdicts == {"identity_block": "timeout"}
+    assert set(result.records) == {"convolutional_block", "ResNet50"}
+    assert "8 s" in result.details["identity_block"]
+
+
+def test_guard_restores_changed_files_and_removes_new_ones(tmp_path):
+    kept = tmp_path / "kept.py"
+    kept.write_text("original")
+    guard = trusted.FileGuard([kept], [(tmp_path, ("*.pth",))])
+    kept.write_text("changed")
+    (tmp_path / "evil.pth").write_text("import os")
+    (tmp_path / "data.txt").write_text("not watched")
+    undone = guard.restore()
+    assert kept.read_text() == "original"
+    assert not (tmp_path / "evil.pth").exists() and (tmp_path / "data.txt").exists()
+    assert len(undone) == 2
+
+
+def test_command_line_grades_the_solution(capsys):
+    assert trusted.main(["grade", str(REPO_ROOT / "notebooks" / "Residual_Networks_solution.ipynb")]) == 0
+    out = capsys.readouterr().out
+    assert out.count(": pass") == 13 and "verdicts: none" in out
