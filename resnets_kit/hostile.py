@@ -240,10 +240,9 @@ HOSTILE: tuple[Hostile, ...] = (
     ),
     Hostile(
         "file-flood",
-        "writes a 1 GiB file inside the function",
+        "writes a 1 GiB file inside the function (the write fails at the 64 MiB file-size limit)",
         "ResNet50",
         body_first("ResNet50", "with open('flood.bin', 'wb') as fh:\n    fh.write(b'0' * 2**30)"),
-        status="crashed",
     ),
     Hostile(
         "gradebook-write",
@@ -288,10 +287,9 @@ HOSTILE: tuple[Hostile, ...] = (
     ),
     Hostile(
         "kill-all",
-        "sends SIGKILL to every process it can reach (kill -9 -1)",
+        "sends SIGKILL to every process it can reach (kill -9 -1): in its PID namespace, none",
         "ResNet50",
         body_first("ResNet50", "import os, signal\nos.kill(-1, signal.SIGKILL)"),
-        status="crashed",
         needs_isolation=True,
     ),
 )
@@ -342,9 +340,15 @@ def selected(only: list[str] | None = None) -> list[Hostile]:
 
 
 def run(
-    work: Path, only: list[str] | None = None, timeout: float = 300
+    work: Path, only: list[str] | None = None, timeout: float = 300, step_timeout: float = 20
 ) -> tuple[list[dict], float, list[str]]:
     """Build a course, grade the hostile submissions with grade_class, compare with expectations.
+
+    Args:
+        work: an empty folder for the course, the submissions and the grades.
+        only: names of the submissions to run (default: all).
+        timeout: wall-time limit of one submission (grade_class's ``--timeout``), seconds.
+        step_timeout: the sandbox's limit per graded function, seconds (the course default is 60).
 
     Returns:
         One row per submission (name, attack, expected/received score and status, ok), the wall
@@ -354,6 +358,8 @@ def run(
 
     before = fingerprint()
     root = course.fresh_course(work)
+    with open(root / "nbgrader_config.py", "a") as fh:  # endless loops are cut sooner than by default
+        fh.write(f"\nc.TrustedGrade.step_timeout = {step_timeout}\n")
     course.generate(root)
     source = root / "source" / course.ASSIGNMENT / course.NOTEBOOK_NAME
     submissions = work / "submitted"

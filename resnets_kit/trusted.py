@@ -839,41 +839,100 @@ def check_records(records: dict[str, dict], plan: dict[str, CellCheck] | None = 
 
 
 def _check_main(records_path: Path, out_path: Path) -> int:
+    """The check process: import TensorFlow and the checks, wait for ``records_path`` to appear
+    (the grader writes it when the sandbox is done), check, write ``out_path``."""
     from test_utils import import_tensorflow
 
     import_tensorflow()
+    import public_tests  # noqa: F401  (imported while the sandbox runs)
+    from resnets_kit import grading  # noqa: F401
+
+    plan = grading_plan()
+    while not records_path.exists():
+        time.sleep(0.05)
     records = json.loads(records_path.read_text())
-    outcomes = check_records(records)
-    out_path.write_text(json.dumps({k: vars(v) for k, v in outcomes.items()}))
+    outcomes = check_records(records, plan)
+    partial = out_path.with_suffix(".part")
+    partial.write_text(json.dumps({k: vars(v) for k, v in outcomes.items()}))
+    partial.rename(out_path)
     return 0
 
 
+class Checker:
+    """The check process, started before the sandbox so that both start TensorFlow at once.
+
+    :meth:`finish` hands it the sandbox's records and returns the outcomes; :meth:`cancel` stops
+    it. It runs ``python -I -m resnets_kit.trusted check`` (no student code) in a temporary
+    folder, under a memory limit and, once it has the records, :data:`CHECK_TIMEOUT` seconds.
+    """
+
+    def __init__(self, memory_limit: int = DEFAULT_MEMORY_LIMIT):
+        import threading
+
+        self._tmp = tempfile.TemporaryDirectory(prefix="resnets-check-")
+        self.folder = Path(self._tmp.name)
+        self._limit = time.monotonic() + 24 * 3600.0  # until the records arrive
+        self._watched: list[Watched] = []
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
+        command = [
+            sys.executable,
+            "-I",
+            "-m",
+            "resnets_kit.trusted",
+            "check",
+            "records.json",
+            "outcomes.json",
+        ]
+        self._thread = threading.Thread(
+            target=lambda: self._watched.append(
+                run_watched(
+                    command, cwd=self.folder, env=env, deadline=lambda: self._limit, memory_limit=memory_limit
+                )
+            ),
+            daemon=True,
+        )
+        self._thread.start()
+
+    def finish(self, records: dict[str, dict]) -> dict[str, Outcome]:
+        """Give the records; wait for the outcomes (``grade_id`` to :class:`Outcome`).
+
+        Raises:
+            GradingError: the check process failed or broke a limit.
+        """
+        try:
+            partial = self.folder / "records.part"
+            partial.write_text(json.dumps(records))
+            self._limit = time.monotonic() + CHECK_TIMEOUT
+            partial.rename(self.folder / "records.json")
+            self._thread.join()
+            watched = self._watched[0] if self._watched else None
+            out = self.folder / "outcomes.json"
+            if watched is None or watched.returncode != 0 or not out.is_file():
+                code = watched.returncode if watched else None
+                reason = (watched.reason if watched else None) or "no limit reached"
+                raise GradingError(
+                    f"the check step failed (exit status {code}, {reason}); run "
+                    "`python -m resnets_kit.trusted check RECORDS OUT` on the records to see why"
+                )
+            return {k: Outcome(**v) for k, v in json.loads(out.read_text()).items()}
+        finally:
+            self._tmp.cleanup()
+
+    def cancel(self) -> None:
+        """Stop the check process (the sandbox failed)."""
+        self._limit = 0.0
+        self._thread.join()
+        self._tmp.cleanup()
+
+
 def run_checks(records: dict[str, dict], memory_limit: int = DEFAULT_MEMORY_LIMIT) -> dict[str, Outcome]:
-    """Run :func:`check_records` in a fresh process (``python -I -m resnets_kit.trusted check``)
-    with a time and memory limit, so that a huge recorded model cannot harm the grader.
+    """Run :func:`check_records` in a fresh process with a time and memory limit, so that a huge
+    recorded model cannot harm the grader (see :class:`Checker`).
 
     Raises:
         GradingError: the check process failed or broke a limit.
     """
-    with tempfile.TemporaryDirectory(prefix="resnets-check-") as tmp:
-        folder = Path(tmp)
-        (folder / "records.json").write_text(json.dumps(records))
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
-        limit = time.monotonic() + CHECK_TIMEOUT
-        watched = run_watched(
-            [sys.executable, "-I", "-m", "resnets_kit.trusted", "check", "records.json", "outcomes.json"],
-            cwd=folder,
-            env=env,
-            deadline=lambda: limit,
-            memory_limit=memory_limit,
-        )
-        out = folder / "outcomes.json"
-        if watched.returncode != 0 or not out.is_file():
-            raise GradingError(
-                f"the check step failed (exit status {watched.returncode}, {watched.reason or 'no limit'}); "
-                f"run `python -m resnets_kit.trusted check` on the records to see why"
-            )
-        return {k: Outcome(**v) for k, v in json.loads(out.read_text()).items()}
+    return Checker(memory_limit).finish(records)
 
 
 @dataclass
@@ -907,13 +966,19 @@ def grade_cells(
     """
     plan = grading_plan()
     guard = None if isolation_available() else guard_for(course_root)
-    sandbox = run_sandbox(cells, step_timeout=step_timeout, memory_limit=memory_limit, guard=guard)
+    checker = None if in_process_checks else Checker(memory_limit)
+    try:
+        sandbox = run_sandbox(cells, step_timeout=step_timeout, memory_limit=memory_limit, guard=guard)
+    except BaseException:
+        if checker is not None:
+            checker.cancel()
+        raise
     records = {
         name: record
         for name, record in sandbox.records.items()
         if sandbox.verdicts.get(name) in (None, "tampered")
     }
-    outcomes = check_records(records, plan) if in_process_checks else run_checks(records, memory_limit)
+    outcomes = check_records(records, plan) if checker is None else checker.finish(records)
     for grade_id, cell in plan.items():
         verdict = sandbox.verdicts.get(cell.function)
         if verdict and verdict != "tampered":

@@ -312,6 +312,15 @@ def test_feedback_for_each_autograded_student_only(graded):
 
 
 @pytest.mark.slow
+def test_feedback_and_csv_name_the_verdict(graded):
+    loop = html_text((graded.feedback / "loop.html").read_text())
+    assert "TimeLimitExceeded" in loop and f"ran longer than the limit of {CELL_TIMEOUT} s" in loop
+    crash = html_text((graded.feedback / "crash.html").read_text())
+    assert "SandboxCrashed" in crash and "exit status 1" in crash
+    assert "identity_block" in graded.rows["loop"]["status"] or graded.rows["loop"]["status"] == "timeout"
+
+
+@pytest.mark.slow
 def test_feedback_shows_failed_checks_but_never_hidden_test_code(graded):
     source = nbformat.read(graded.root / "source" / course.ASSIGNMENT / course.NOTEBOOK_NAME, as_version=4)
     hidden = {}  # grade_id -> code lines of its hidden blocks
