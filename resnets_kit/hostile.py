@@ -286,6 +286,17 @@ HOSTILE: tuple[Hostile, ...] = (
         other_cells={"ResNet50": body_first("ResNet50", FORGED)},
     ),
     Hostile(
+        "lingering-thread",
+        "starts a thread that never ends and keeps rewriting the sandbox's report",
+        "identity_block",
+        "import threading\n\n"
+        "def _forever():\n"
+        "    while True:\n"
+        "        with open('events.jsonl', 'a') as fh:\n"
+        "            fh.write('not json\\n')\n\n"
+        "threading.Thread(target=_forever).start()\n\n" + blank("identity_block"),
+    ),
+    Hostile(
         "kill-all",
         "sends SIGKILL to every process it can reach (kill -9 -1): in its PID namespace, none",
         "ResNet50",

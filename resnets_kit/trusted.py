@@ -471,18 +471,35 @@ def _sandbox_env(folder: Path, token: str) -> dict[str, str]:
     }
 
 
-def _read_events(path: Path) -> list[dict]:
-    events = []
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return events
-    for line in text.splitlines():
-        with contextlib.suppress(ValueError):
-            event = json.loads(line)
-            if isinstance(event, dict):
-                events.append(event)
-    return events
+class EventReader:
+    """Reads the sandbox's report incrementally: each call parses only the lines added since the
+    last one (the file may grow to the file-size limit with junk). Lines that are not JSON
+    objects are skipped."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.offset = 0
+        self.rest = b""
+        self.events: list[dict] = []
+
+    def read(self) -> list[dict]:
+        """All events so far."""
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self.offset)
+                data = handle.read()
+        except OSError:
+            return self.events
+        self.offset += len(data)
+        lines = (self.rest + data).split(b"\n")
+        self.rest = lines.pop()
+        for line in lines:
+            if line.startswith(b"{"):
+                with contextlib.suppress(ValueError):
+                    event = json.loads(line)
+                    if isinstance(event, dict):
+                        self.events.append(event)
+        return self.events
 
 
 def run_sandbox(
@@ -535,9 +552,10 @@ def run_sandbox(
             events_path.touch()
             token = secrets.token_hex(16)
             state = {"limit": time.monotonic() + START_TIMEOUT, "seen": 0, "current": None}
+            reader = EventReader(events_path)
 
-            def deadline(state=state, events_path=events_path):
-                events = _read_events(events_path)
+            def deadline(state=state, reader=reader):
+                events = reader.read()
                 for event in events[state["seen"] :]:
                     if "start" in event or "ready" in event:
                         state["current"] = event.get("start")
@@ -556,7 +574,7 @@ def run_sandbox(
             )
             if not isolate:
                 result.undone += guard.restore()
-            events = _read_events(events_path)
+            events = reader.read()
             ready = any(e.get("ready") for e in events)
             blamed = None
             for event in events:
