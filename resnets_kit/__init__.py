@@ -7,6 +7,8 @@ Modules:
     course        builds the nbgrader course and the student notebook (nbgrader's release).
     grading       hidden tests, run by the hidden test cells when a notebook is graded.
     grade_class   the class-grading command: autograde a folder of submissions, CSV, feedback.
+    distributed   grade_class's jobs on a Dask cluster (--workers N, --scheduler ADDRESS).
+    reaper        runs a command that dies with its caller (grading jobs on Dask workers).
     feedback      nbgrader preprocessor that keeps hidden-test code out of the feedback.
     figures       draws the notebook's figures into ``images/``.
     run_notebook  executes a notebook end to end and reports its test accuracy.

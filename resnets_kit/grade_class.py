@@ -4,6 +4,7 @@ Usage::
 
     python -m resnets_kit.grade_class SUBMISSIONS [--course DIR] [--out grades.csv]
         [--feedback-dir DIR] [--roster FILE] [--timeout SECONDS]
+        [--workers N | --scheduler ADDRESS]
 
 SUBMISSIONS is either
 
@@ -33,6 +34,15 @@ functions run in a sandbox process with limits (``c.TrustedGrade.step_timeout`` 
 function, ``c.TrustedGrade.memory_limit_mb``), and the checks run in another process on the
 models rebuilt from what the sandbox reported (see :mod:`resnets_kit.trusted`).
 
+With ``--workers N`` (N > 1) the submissions are graded N at a time on a local Dask cluster of N
+worker processes on 127.0.0.1; with ``--scheduler ADDRESS``, on a running Dask cluster. Each job
+grades one student in a scratch copy of the course on its worker, and this process merges its
+result into the course folder and gradebook with nbgrader's own steps, so the gradebook, the
+feedback and the CSV are those of a run without workers; a job whose worker dies is run again,
+and a student whose job took down its worker too often is ``crashed`` (see
+:mod:`resnets_kit.distributed`). The default, ``--workers 1``, grades one submission after
+another in this process's course folder, without Dask.
+
 Each student gets one status:
 
 - ``graded``: every graded function was run and checked;
@@ -40,7 +50,8 @@ Each student gets one status:
   functions are graded), or the whole submission hit ``--timeout`` (then it scores 0);
 - ``out_of_memory``: a graded function went over the memory limit (its test cells score 0);
 - ``crashed``: a graded function ended the sandbox process (``os._exit``, a signal, a file over
-  the size limit; its test cells score 0), or nbgrader itself could not grade the submission;
+  the size limit; its test cells score 0), or nbgrader itself could not grade the submission (on
+  a cluster: or the workers grading it kept dying);
 - ``tampered``: the sandbox changed files the grading relies on (only possible where the sandbox
   has no namespaces of its own); they were restored and the checks ran on the restored files;
 - ``invalid``: the file is not a notebook that nbformat can read and validate; it is not run;
@@ -361,6 +372,16 @@ def run_limited(args: list[str], cwd: Path, timeout: float) -> tuple[int | None,
         return returncode, log.read()
 
 
+def submission_timestamp(notebook: Path) -> bytes:
+    """The ``timestamp.txt`` of a submission: the bytes of the one beside the notebook when it is in
+    nbgrader's layout and has one, else the file's modification time (UTC)."""
+    own_stamp = notebook.parent / "timestamp.txt"
+    if notebook.name == NOTEBOOK_NAME and own_stamp.is_file():
+        return own_stamp.read_bytes()
+    mtime = datetime.fromtimestamp(notebook.stat().st_mtime, UTC)
+    return mtime.strftime("%Y-%m-%d %H:%M:%S.%f UTC").encode()
+
+
 def place_submission(course_root: Path, student_id: str, notebook: Path) -> None:
     """Copy a submission into the course's ``submitted/`` folder, with a ``timestamp.txt``.
 
@@ -376,13 +397,9 @@ def place_submission(course_root: Path, student_id: str, notebook: Path) -> None
     dest.mkdir(parents=True, exist_ok=True)
     target = dest / NOTEBOOK_NAME
     if not (target.exists() and target.samefile(notebook)):
+        stamp = submission_timestamp(notebook)
         shutil.copyfile(notebook, target)
-        own_stamp = notebook.parent / "timestamp.txt"
-        if notebook.name == NOTEBOOK_NAME and own_stamp.is_file():
-            shutil.copyfile(own_stamp, dest / "timestamp.txt")
-        else:
-            mtime = datetime.fromtimestamp(notebook.stat().st_mtime, UTC)
-            (dest / "timestamp.txt").write_text(mtime.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+        (dest / "timestamp.txt").write_bytes(stamp)
     old = course_root / "autograded" / student_id / ASSIGNMENT
     if old.exists():
         shutil.rmtree(old)
@@ -442,20 +459,41 @@ def _last_error(log: str) -> str:
     return lines[-1] if lines else "no output"
 
 
-def autograde_student(course_root: Path, student_id: str, timeout: float) -> tuple[Result, str]:
+def autograde_student(
+    course_root: Path,
+    student_id: str,
+    timeout: float,
+    *,
+    wrapper: list[str] | tuple[str, ...] = (),
+    options: list[str] | tuple[str, ...] = (),
+) -> tuple[Result, str]:
     """Autograde one placed submission in its own process and classify the outcome.
 
     Args:
         course_root: the course folder, with the submission in ``submitted/``.
         student_id: the student's id.
         timeout: wall-time limit of the autograde, seconds.
+        wrapper: a command that runs the nbgrader command given after it (e.g.
+            :mod:`resnets_kit.reaper` on a Dask worker).
+        options: more command-line options of ``nbgrader autograde``.
 
     Returns:
         The student's result and nbgrader's output.
     """
     start = time.monotonic()
     returncode, log = run_limited(
-        [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--student", student_id, "--force"],
+        [
+            *wrapper,
+            sys.executable,
+            "-m",
+            "nbgrader",
+            "autograde",
+            ASSIGNMENT,
+            "--student",
+            student_id,
+            "--force",
+            *options,
+        ],
         course_root,
         timeout,
     )
@@ -648,9 +686,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_TIMEOUT,
         help=f"wall-time limit per submission, seconds (default {DEFAULT_TIMEOUT})",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="grade on a local Dask cluster of this many worker processes (default 1: one after "
+        "another, without Dask)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="grade on a running Dask cluster, e.g. tcp://10.0.0.5:8786 (its workers need this "
+        "project installed; see README.md)",
+    )
     args = parser.parse_args(argv)
     if args.timeout <= 0:
         parser.error("--timeout must be positive")
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    if args.scheduler and args.workers != 1:
+        parser.error("--workers starts a local cluster; it cannot be combined with --scheduler")
     return args
 
 
@@ -661,6 +716,8 @@ def grade_class(
     feedback_dir: Path,
     roster: list[str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> list[Result]:
     """Grade every submission of a folder in a course and write the CSV, feedback and logs.
 
@@ -671,6 +728,11 @@ def grade_class(
         feedback_dir: where the feedback HTML files go.
         roster: student ids expected to submit; those without a submission are ``missing``.
         timeout: wall-time limit of one autograde, seconds.
+        workers: 1 grades the submissions one after another in this process's course folder;
+            more grades them on a local Dask cluster of that many worker processes
+            (:mod:`resnets_kit.distributed`).
+        scheduler: the address of a running Dask cluster's scheduler to grade on (``workers`` is
+            then not used).
 
     Returns:
         One result per student, sorted by student id.
@@ -698,20 +760,41 @@ def grade_class(
         else:
             to_grade.append(student_id)
     with_notebook = []
-    progress = tqdm(to_grade, desc="autograde", unit="student", file=sys.stderr)
-    for student_id in progress:
-        progress.set_postfix_str(student_id)
-        place_submission(course_root, student_id, found[student_id])
-        result, log = autograde_student(course_root, student_id, timeout)
-        (log_dir / f"{student_id}.log").write_text(log)
+    progress = tqdm(total=len(to_grade), desc="autograde", unit="student", file=sys.stderr)
+
+    def report(result: Result, log: str, note: str = "") -> None:
+        (log_dir / f"{result.student_id}.log").write_text(log)
         results.append(result)
         points = sum(result.scores.values())
+        progress.update()
         progress.write(
-            f"{student_id}: {result.status}, {points:.1f} points, {result.seconds:.1f} s", sys.stderr
+            f"{result.student_id}: {result.status}, {points:.1f} points, {result.seconds:.1f} s"
+            + (f" ({note})" if note else ""),
+            sys.stderr,
         )
         if result.autograded:
-            with_notebook.append(student_id)
-    progress.close()
+            with_notebook.append(result.student_id)
+
+    try:
+        if workers == 1 and not scheduler:
+            for student_id in to_grade:
+                progress.set_postfix_str(student_id)
+                place_submission(course_root, student_id, found[student_id])
+                report(*autograde_student(course_root, student_id, timeout))
+        else:
+            from resnets_kit.distributed import grade_on_cluster  # imports Dask
+
+            grade_on_cluster(
+                {sid: found[sid] for sid in to_grade},
+                course_root,
+                timeout,
+                report,
+                workers=workers,
+                scheduler=scheduler,
+            )
+    finally:
+        progress.close()
+    with_notebook.sort()
     if with_notebook:
         print(f"writing feedback for {len(with_notebook)} students ...", file=sys.stderr)
     for student_id in generate_feedback(course_root, with_notebook, feedback_dir):
@@ -735,6 +818,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = parse_args(argv)
     feedback_dir = args.feedback_dir or args.out.parent / "feedback"
+    options = (args.timeout, args.workers, args.scheduler)
     try:
         roster = read_roster(args.roster) if args.roster else None
         find_submissions(args.submissions, roster)  # usage errors before any course is built
@@ -743,13 +827,13 @@ def main(argv: list[str] | None = None) -> int:
             course_root = args.course.resolve()
             if not (course_root / "release" / ASSIGNMENT / NOTEBOOK_NAME).is_file():
                 nbgrader(course_root, "generate_assignment", ASSIGNMENT, "--force")
-            grade_class(args.submissions, course_root, args.out, feedback_dir, roster, args.timeout)
+            grade_class(args.submissions, course_root, args.out, feedback_dir, roster, *options)
         else:
             with tempfile.TemporaryDirectory(prefix="grade_class_") as tmp:
                 print("building a temporary course ...", file=sys.stderr)
                 course_root = fresh_course(Path(tmp))
                 generate(course_root)
-                grade_class(args.submissions, course_root, args.out, feedback_dir, roster, args.timeout)
+                grade_class(args.submissions, course_root, args.out, feedback_dir, roster, *options)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -757,4 +841,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, so that resnets_kit.distributed, which imports it, shares its
+    # classes (UsageError, Result) with this command instead of those of a second copy.
+    from resnets_kit import grade_class
+
+    sys.exit(grade_class.main())
