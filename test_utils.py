@@ -132,6 +132,16 @@ def _initializer(layer):
     return f"{name}(seed={seed})"
 
 
+def _regularizer(layer):
+    """``None``, or the kernel regularizer as text, e.g. ``"L2(l2=0.0001)"``."""
+    reg = getattr(layer, "kernel_regularizer", None)
+    if reg is None:
+        return None
+    config = reg.get_config() if hasattr(reg, "get_config") else {}
+    values = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v!r}" for k, v in config.items())
+    return f"{type(reg).__name__}({values})"
+
+
 def _inbound(layer, index):
     """Indices of the layers feeding ``layer`` (in argument order) and the ``training`` argument.
 
@@ -168,12 +178,13 @@ def layer_summary(model) -> list[dict]:
     Each row is a dict with ``layer`` (class name), ``output_shape`` (list, batch axis ``None``),
     ``params`` (int), ``inputs`` (indices of the layers that feed this one, in argument order),
     and per layer type what matters for the assignment: Conv2D ``filters``, ``kernel_size``,
-    ``strides``, ``padding``, ``dilation_rate``, ``activation``, ``initializer``;
+    ``strides``, ``padding``, ``dilation_rate``, ``activation``, ``initializer``,
+    ``kernel_regularizer`` (``None`` or e.g. ``"L2(l2=0.0001)"``);
     BatchNormalization ``axis``, ``momentum``, ``epsilon`` and ``training`` (the argument it was
     called with); pooling ``pool_size``, ``strides``,
     ``padding``; ZeroPadding2D ``padding``; Activation ``activation`` (a plain ``ReLU`` layer is
     summarised as ``Activation('relu')``); Dense ``units``,
-    ``activation``, ``initializer``. Keras operations on Keras tensors (``X + Y``,
+    ``activation``, ``initializer``, ``kernel_regularizer``. Keras operations on Keras tensors (``X + Y``,
     ``keras.ops.add``, ``keras.ops.relu``) appear as the Add and Activation layers they are
     equivalent to. Keras 3 has no ``layer.output_shape``; this uses ``layer.output.shape``.
 
@@ -213,6 +224,7 @@ def layer_summary(model) -> list[dict]:
             row[key] = _plain(config.get(key))
         if name in ("Conv2D", "Dense"):
             row["initializer"] = _initializer(layer)
+            row["kernel_regularizer"] = _regularizer(layer)
         if name == "BatchNormalization":
             axis = config.get("axis")
             axis = axis[0] if isinstance(axis, (list, tuple)) and len(axis) == 1 else axis
@@ -230,7 +242,11 @@ def describe_row(row: dict | None) -> str:
     if row is None:
         return "no layer here"
     skip = {"layer", "output_shape", "params", "inputs", "role", "where", "label"}
-    details = ", ".join(f"{k}={v!r}" for k, v in row.items() if k not in skip)
+    details = ", ".join(
+        f"{k}={v!r}"
+        for k, v in row.items()
+        if k not in skip and not (k == "kernel_regularizer" and v is None)
+    )
     return (
         f"{row['layer']}({details}) -> output shape {tuple(row['output_shape'] or ())}, "
         f"{row['params']} parameters"
