@@ -19,6 +19,12 @@ from collections import Counter
 
 #: Public tests pass when received values match the reference within these tolerances
 #: (``numpy.allclose`` semantics: ``|received - expected| <= ATOL + RTOL * |expected|``).
+#: Measured with ``python benchmarks/numeric_drift.py`` (TensorFlow 2.21 on CPU, oneDNN off and
+#: on, 1 and 2 intra-op threads): the reference solution's outputs need at most 2.3e-7 on the
+#: public and hidden cases (the 7-digit rounding of the committed references; the four settings
+#: give identical outputs there) and 2.8e-6 across the settings on larger blocks (64 channels,
+#: 16 x 16), so 1e-4 leaves a margin of 36x; every mistake of the catalogue that changes the
+#: values (resnets_kit/mistakes.py) moves them by 0.39 or more.
 RTOL = 1e-4
 ATOL = 1e-4
 
