@@ -6,6 +6,8 @@ Modules:
     references    writes ``reference_outputs.json`` from the reference solution.
     course        builds the nbgrader course and the student notebook (nbgrader's release).
     grading       hidden tests, run by the hidden test cells when a notebook is graded.
+    mistakes      a catalogue of typical mistakes in the graded functions and the messages that catch them.
+    mutation_score  runs the catalogue: which test and message catch each mistake.
     grade_class   the class-grading command: autograde a folder of submissions, CSV, feedback.
     feedback      nbgrader preprocessor that keeps hidden-test code out of the feedback.
     figures       draws the notebook's figures into ``images/``.
