@@ -676,3 +676,73 @@ def verdict(mistake: Mistake, result: tuple[str, str] | None) -> str:
     if missing:
         return "the message lacks " + ", ".join(repr(t) for t in missing)
     return ""
+
+
+@functools.cache
+def cell_points() -> dict[str, float]:
+    """Points of each autograded test cell (``grade_id`` to points), from the source notebook."""
+    import nbformat
+
+    from resnets_kit.solution import SOURCE_NOTEBOOK
+
+    points = {}
+    for cell in nbformat.read(SOURCE_NOTEBOOK, as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            points[meta["grade_id"]] = float(meta.get("points", 0))
+    return points
+
+
+@functools.cache
+def _reference() -> dict:
+    return load_solution()
+
+
+@functools.cache
+def graded_points(mistake: Mistake) -> dict[str, float]:
+    """The points the autograder gives each graded function of a submission with this mistake.
+
+    The grading path is the autograder's (:mod:`resnets_kit.trusted`): the sandbox's records of
+    what each function builds on every public and hidden case (made here, in this process, by
+    :func:`resnets_kit.sandbox.check_function`), then the checks on the models rebuilt from
+    them, cell by cell. ResNet50 is graded with the reference blocks, so for a mistake in a
+    block its record is the reference's and it is not rebuilt here.
+
+    Returns:
+        Function name to points (the sum of its passing test cells).
+    """
+    from resnets_kit.sandbox import check_function
+    from resnets_kit.solution import GRADED_FUNCTIONS
+    from resnets_kit.trusted import check_records, grading_plan
+
+    plan = grading_plan()
+    edited, reference = namespace(mistake), _reference()
+    points = {}
+    try:
+        for name in GRADED_FUNCTIONS:
+            cells = {g: c for g, c in plan.items() if c.function == name}
+            total = sum(cell_points()[g] for g in cells)
+            if name == "ResNet50" and mistake.function != "ResNet50":
+                points[name] = total  # graded with the reference blocks: nothing of the mistake reaches it
+                continue
+            record = check_function(name, edited, reference, None)
+            outcomes = check_records({name: record}, cells)
+            points[name] = sum(cell_points()[g] for g, outcome in outcomes.items() if outcome.passed)
+    finally:
+        _release_models()
+    return points
+
+
+def graded_verdict(mistake: Mistake, points: dict[str, float]) -> str:
+    """``""`` when the autograder gives less than full marks for the mistaken function and full
+    marks for the others, else the reason."""
+    full = {}
+    for grade_id, value in cell_points().items():
+        function = max((f for f in points if grade_id.startswith(f)), key=len)
+        full[function] = full.get(function, 0.0) + value
+    if points[mistake.function] >= full[mistake.function]:
+        return f"the autograder gives {mistake.function} full marks"
+    others = [f for f in points if f != mistake.function and points[f] < full[f]]
+    if others:
+        return f"the autograder takes points from {', '.join(others)} too"
+    return ""

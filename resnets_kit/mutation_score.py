@@ -6,9 +6,12 @@ Usage::
 
 For each mistake of :data:`resnets_kit.mistakes.CATALOGUE` (a small edit of the reference
 solution), runs the public test of the edited function and, if it passes, the hidden test; then
-prints one row per mistake: its name, the function, the test that caught it, OK or MISSED, and
+prints one row per mistake: its name, the function, the test that caught it, the points the
+autograder gives that function (out of 10; the other two functions must keep full marks), OK or
+MISSED, and
 the first line of the failure message (which check failed, and where), with the message's hint
 on a second line. A mistake is MISSED when
+the autograder gives the function full marks or takes points from another function, when
 no test fails, when the other test than the declared one catches it, or when the message lacks
 one of the texts that name the mistake; the reason and the whole message follow the table. The
 last line is ``mutation score: N/M caught``. The exit status is 0 when every mistake is caught,
@@ -23,9 +26,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from resnets_kit.mistakes import CATALOGUE, Mistake, first_failure, get, verdict
+from resnets_kit.mistakes import (
+    CATALOGUE,
+    Mistake,
+    cell_points,
+    first_failure,
+    get,
+    graded_points,
+    graded_verdict,
+    verdict,
+)
 
-_WIDTHS = {"mistake": 44, "function": 19, "caught by": 9, "status": 6}
+_WIDTHS = {"mistake": 44, "function": 19, "caught by": 9, "graded": 8, "status": 6}
 _MESSAGE_WIDTH = 110
 
 
@@ -83,11 +95,15 @@ def main(argv: list[str] | None = None, catalogue: tuple[Mistake, ...] = CATALOG
     for mistake in selected:
         result = first_failure(mistake)
         problem = verdict(mistake, result)
+        points = graded_points(mistake)
+        problem = problem or graded_verdict(mistake, points)
         kind, message = result if result else ("-", "")
         status = "MISSED" if problem else "OK"
-        print(_row(mistake.name, mistake.function, kind, status, first_line(mistake, message)))
+        full = sum(v for g, v in cell_points().items() if g.startswith(mistake.function))
+        graded = f"{points[mistake.function]:g}/{full:g}"
+        print(_row(mistake.name, mistake.function, kind, graded, status, first_line(mistake, message)))
         if message:
-            print(_row("", "", "", "", hint_line(message)), flush=True)
+            print(_row("", "", "", "", "", hint_line(message)), flush=True)
         if problem:
             missed.append((mistake, problem, message))
     for mistake, problem, message in missed:

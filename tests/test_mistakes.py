@@ -25,6 +25,21 @@ def test_mistake_is_caught_by_its_message(mistake):
         assert text in message, f"{mistake.name!r}: {text!r} not in the message:\n{message}"
 
 
+@pytest.mark.parametrize("mistake", mistakes.CATALOGUE, ids=lambda m: m.name)
+def test_autograder_takes_points_only_from_the_mistaken_function(mistake):
+    points = mistakes.graded_points(mistake)
+    assert mistakes.graded_verdict(mistake, points) == "", points
+
+
+def test_graded_verdict_names_what_is_wrong():
+    mistake = mistakes.get("F1 and F2 swapped")
+    full = {"identity_block": 10.0, "convolutional_block": 10.0, "ResNet50": 10.0}
+    assert "full marks" in mistakes.graded_verdict(mistake, full)
+    assert "convolutional_block" in mistakes.graded_verdict(
+        mistake, dict(full, identity_block=2.0, convolutional_block=8.0)
+    )
+
+
 def test_catalogue_is_well_formed():
     catalogue = mistakes.CATALOGUE
     assert len(catalogue) >= 30
