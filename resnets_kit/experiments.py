@@ -519,14 +519,12 @@ def training_loss_experiment(
 
 
 def _figure(width: float, height: float, ncols: int):
-    """A matplotlib Figure with ``ncols`` axes in one row. It is not registered with pyplot, so
-    a notebook shows it once, where it is displayed, and it needs no ``plt.close``."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """A pyplot figure with ``ncols`` axes in one row (shown by ``plt.show()`` in a notebook, like
+    the figures of ``resnets_utils``; close it with ``plt.close(fig)`` elsewhere)."""
+    import matplotlib.pyplot as plt
 
-    fig = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(fig)
-    return fig, fig.subplots(1, ncols, squeeze=False)[0]
+    fig, axes = plt.subplots(1, ncols, figsize=(width, height), dpi=100, squeeze=False)
+    return fig, axes[0]
 
 
 def _save(fig, path) -> None:
@@ -546,8 +544,8 @@ def plot_gradient_norms(result: dict, path: str | Path | None = None):
         path: if given, the figure is also written there as PNG (folders are created).
 
     Returns:
-        The matplotlib ``Figure`` (in a notebook, show it with ``display(fig)`` or as a cell's
-        last value).
+        The matplotlib ``Figure``, made with pyplot: ``plt.show()`` shows it in a notebook;
+        ``plt.close(fig)`` releases it.
     """
     settings = result["settings"]
     fig, axes = _figure(11, 4, ncols=2)
@@ -595,7 +593,7 @@ def plot_training_loss(result: dict, path: str | Path | None = None):
         path: if given, the figure is also written there as PNG (folders are created).
 
     Returns:
-        The matplotlib ``Figure``.
+        The matplotlib ``Figure``, made with pyplot (see :func:`plot_gradient_norms`).
     """
     settings = result["settings"]
     depths = sorted(settings["depths"])
@@ -689,6 +687,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fast", action="store_true", help="tiny settings: a smoke test of a few seconds")
     args = parser.parse_args(argv)
 
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no window
+    import matplotlib.pyplot as plt
+
     import resnets_utils
 
     try:
@@ -702,13 +705,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     gradients = gradient_norm_experiment(x, y, **gradient_settings)
     path = args.out / "gradient_norms.png"
-    plot_gradient_norms(gradients, path)
+    plt.close(plot_gradient_norms(gradients, path))
     print(describe_gradient_norms(gradients))
     print(f"wrote {path}\n", flush=True)
 
     losses = training_loss_experiment(x, y, **loss_settings)
     path = args.out / "training_loss.png"
-    plot_training_loss(losses, path)
+    plt.close(plot_training_loss(losses, path))
     print(describe_training_loss(losses))
     print(f"wrote {path}")
     print(

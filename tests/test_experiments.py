@@ -5,8 +5,12 @@ images, so that the whole file runs in well under a minute."""
 from __future__ import annotations
 
 import h5py
+import matplotlib
 import numpy as np
 import pytest
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 
 from resnets_kit import experiments as E
 
@@ -206,6 +210,7 @@ def test_gradient_norm_experiment_and_its_plot(batch, tmp_path):
     assert [len(ax.lines) for ax in fig.axes] == [2, 2]
     np.testing.assert_array_equal(fig.axes[0].lines[0].get_ydata(), result["norms"]["plain"]["init"])
     np.testing.assert_array_equal(fig.axes[0].lines[0].get_xdata(), np.arange(1, 6))
+    plt.close(fig)
     text = E.describe_gradient_norms(result)
     assert "conv 1 " in text and "first/last" in text
 
@@ -219,6 +224,7 @@ def test_training_loss_experiment_and_its_plot(batch, tmp_path):
     fig = E.plot_training_loss(result, tmp_path / "training_loss.png")
     assert (tmp_path / "training_loss.png").read_bytes().startswith(PNG_SIGNATURE)
     assert [ax.get_title() for ax in fig.axes] == ["plain networks", "residual networks"]
+    plt.close(fig)
     assert "residual-6" in E.describe_training_loss(result)
 
 
