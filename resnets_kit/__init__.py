@@ -12,6 +12,7 @@ Modules:
     feedback      nbgrader preprocessor that keeps hidden-test code out of the feedback.
     figures       draws the notebook's figures into ``images/``.
     run_notebook  executes a notebook end to end and reports its test accuracy.
+    experiments   gradient norms and training loss of plain and residual networks, with plots.
 """
 
 from pathlib import Path
