@@ -2,6 +2,7 @@
 #   make run    set everything up, then execute the reference-solution notebook and print its test accuracy
 #   make test   set everything up, then run the test suite
 # SIGNS_DIR=/path/to/folder copies the data from a local folder instead of downloading it.
+# The data step also places the Sign Language Digits set (datasets/digits/) when a local copy is found.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -26,6 +27,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 data: $(VENV)/.installed
 	$(PY) -m resnets_kit.data $(if $(SIGNS_DIR),--from "$(SIGNS_DIR)")
+	SIGNS_DIR= $(PY) -m resnets_kit.data --dataset digits --optional
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

@@ -220,12 +220,111 @@ _ERROR_HINTS = [
 
 _MODEL_ERROR_HINTS = [
     (
+        "name 'training' is not defined",
+        "ResNet50 has no training parameter: call the blocks with their default training argument, "
+        "identity_block(X, 3, [...]).",
+    ),
+    (
+        "inputs.shape=[None 1 1 ",
+        "the height and width shrank to 1 x 1 before the AveragePooling2D: a stride-2 step too many "
+        "(stage 2's convolutional block uses s=1; those of stages 3, 4 and 5 use s=2).",
+    ),
+    (
+        "zero or negative",
+        "a pooling window larger than its input: for 64 x 64 images stage 5 ends with a 2 x 2 volume, "
+        "which AveragePooling2D((2, 2)) turns into 1 x 1.",
+    ),
+    (
         "incompatible shapes",
         "a residual block received an input whose shape it cannot keep: each stage starts with a "
         "convolutional block (it changes the number of channels to F3), and the identity blocks of a "
         "stage use the same filters [F1, F2, F3] as its convolutional block.",
     ),
 ]
+
+
+_ADD_SHAPES = re.compile(r"incompatible shapes\. Received shapes \(([^()]*)\) and \(([^()]*)\)")
+
+
+def _dims(text: str) -> tuple[int, ...]:
+    """``"None, 3, 3, 3"`` -> ``(3, 3, 3)``: the sizes of a shape without its batch axis."""
+    sizes = [part.strip() for part in text.split(",") if part.strip()]
+    return tuple(int(size) for size in sizes if size.isdigit())[-3:]
+
+
+def _add_shapes_hint(name: str, message: str, cases: list[dict], references: dict | None) -> str | None:
+    """A hint for a block whose Add failed on incompatible shapes, from the two shapes in the
+    error (main path first, as in ``Add()([X, X_shortcut])``) and the failing case's arguments.
+
+    Returns:
+        The hint, or ``None`` when the message is not such an error.
+    """
+    match = _ADD_SHAPES.search(message)
+    if not match:
+        return None
+    first_line = message.split("\n", 1)[0]
+    named = [i for i, case in enumerate(cases) if case["name"] in first_line]
+    index = max(named, key=lambda i: len(cases[i]["name"])) if named else 0
+    case = cases[index]
+    ref_case = (references or load_references())[name]["cases"][index]
+    expected = tuple(ref_case["output_shape"][-3:])
+    main, shortcut = _dims(match.group(1)), _dims(match.group(2))
+    if len(main) != 3 or len(shortcut) != 3:
+        return None
+    size, channels = expected[:2], expected[2]
+    f, s = case["f"], case.get("s", 1)
+    if main[2] != channels and main[:2] == size:
+        return (
+            f"the main path ends with {main[2]} channels and the shortcut with {shortcut[2]}: both must "
+            f"end with F3 = {channels} channels; the last CONV2D of the main path has F3 filters."
+        )
+    if main[:2] != size:
+        said = f"the main path comes out with height and width {main[:2]} instead of {size}"
+        if all(m > e for m, e in zip(main[:2], size, strict=True)):
+            return f"{said}: the first 1x1 convolution of the main path carries the stride s = {s}."
+        by_padding = f > 1 and all(m == e - (f - 1) for m, e in zip(main[:2], size, strict=True))
+        by_stride = any(
+            all(m == -(-e // k) for m, e in zip(main[:2], size, strict=True)) for k in range(2, max(size) + 1)
+        )
+        if by_padding and not by_stride:
+            return (
+                f"{said}: it shrank by f - 1 = {f - 1}, as an f x f convolution with padding 'valid' "
+                "does; the f x f convolution keeps the height and width with padding='same'."
+            )
+        if by_stride and not by_padding and name == "identity_block":
+            return f"{said}: a stride shrank it; every convolution of an identity block has stride 1."
+        if by_stride and not by_padding:
+            return (
+                f"{said}: a stride too many; only the first 1x1 convolution of the main path carries the "
+                "stride s, the other convolutions of the main path use strides=(1, 1)."
+            )
+        return (
+            f"{said}: the f x f convolution keeps the height and width (padding='same', strides=(1, 1)); "
+            "of the main path, only the first 1x1 convolution of a convolutional block carries a stride."
+        )
+    if name == "identity_block":
+        return (
+            f"the shortcut has shape {shortcut} instead of the block's input shape {expected}: in an "
+            "identity block the shortcut is the block's input X itself (saved as X_shortcut before the main path)."
+        )
+    if shortcut[2] != channels:
+        return (
+            f"the shortcut ends with {shortcut[2]} channels instead of F3 = {channels}: the shortcut "
+            "CONV2D has F3 filters, like the last CONV2D of the main path."
+        )
+    return (
+        f"the shortcut comes out with height and width {shortcut[:2]} instead of {size}: the shortcut "
+        "CONV2D needs the stride s as well, like the first 1x1 convolution of the main path."
+    )
+
+
+def _explain_add_shapes(err: AssertionError, name: str, cases: list[dict], references: dict | None) -> None:
+    """Replace the generic hint of a failure at a block's Add by one that says which path has the
+    wrong shape and why (changes ``err`` in place)."""
+    message = str(err)
+    hint = _add_shapes_hint(name, message, cases, references)
+    if hint and "\n    hint: " in message:
+        err.args = (message.rsplit("\n    hint: ", 1)[0] + f"\n    hint: {hint}",)
 
 
 def _call(function_name: str, call, check: str):
@@ -406,7 +505,12 @@ def identity_block_test(
         "training": True,
         "initializer": keras.initializers.random_uniform,
     }
-    _block_test(target, "identity_block", cases or IDENTITY_CASES, references, checks, label, signature)
+    cases = cases or IDENTITY_CASES
+    try:
+        _block_test(target, "identity_block", cases, references, checks, label, signature)
+    except AssertionError as err:  # test_utils.PublicTestFailure
+        _explain_add_shapes(err, "identity_block", cases, references)
+        raise
 
 
 @quiet_stderr
@@ -435,9 +539,12 @@ def convolutional_block_test(
         "training": True,
         "initializer": keras.initializers.glorot_uniform,
     }
-    _block_test(
-        target, "convolutional_block", cases or CONVOLUTIONAL_CASES, references, checks, label, signature
-    )
+    cases = cases or CONVOLUTIONAL_CASES
+    try:
+        _block_test(target, "convolutional_block", cases, references, checks, label, signature)
+    except AssertionError as err:  # test_utils.PublicTestFailure
+        _explain_add_shapes(err, "convolutional_block", cases, references)
+        raise
 
 
 @quiet_stderr

@@ -6,12 +6,15 @@ Modules:
     references    writes ``reference_outputs.json`` from the reference solution.
     course        builds the nbgrader course and the student notebook (nbgrader's release).
     grading       hidden tests, run by the hidden test cells when a notebook is graded.
+    mistakes      a catalogue of typical mistakes in the graded functions and the messages that catch them.
+    mutation_score  runs the catalogue: which test and message catch each mistake.
     grade_class   the class-grading command: autograde a folder of submissions, CSV, feedback.
     distributed   grade_class's jobs on a Dask cluster (--workers N, --scheduler ADDRESS).
     reaper        runs a command that dies with its caller (grading jobs on Dask workers).
     feedback      nbgrader preprocessor that keeps hidden-test code out of the feedback.
     figures       draws the notebook's figures into ``images/``.
     run_notebook  executes a notebook end to end and reports its test accuracy.
+    experiments   gradient norms and training loss of plain and residual networks, with plots.
 """
 
 from pathlib import Path

@@ -79,7 +79,9 @@ def build_source(root: Path = COURSE_ROOT, data_dir: Path = REPO_ROOT / "dataset
     Args:
         root: the course folder (holding ``nbgrader_config.py``).
         data_dir: folder with the SIGNS h5 files, copied into the assignment's ``datasets/``
-            when present (the notebook's data loading needs them when graded).
+            when present (the notebook's data loading needs them when graded); the Sign
+            Language Digits pair in its ``digits/`` subfolder, when present, is copied into
+            ``datasets/digits/`` (the notebook's distribution-shift cell reads it).
 
     Returns:
         The assignment folder.
@@ -95,10 +97,11 @@ def build_source(root: Path = COURSE_ROOT, data_dir: Path = REPO_ROOT / "dataset
     nbformat.write(nb, dest / NOTEBOOK_NAME)
     for name in SUPPORT_FILES:
         shutil.copy2(REPO_ROOT / name, dest / name)
-    if all((data_dir / name).exists() for name in DATA_FILES):
-        (dest / "datasets").mkdir()
-        for name in DATA_FILES:
-            shutil.copy2(data_dir / name, dest / "datasets" / name)
+    for src, dst in ((data_dir, dest / "datasets"), (data_dir / "digits", dest / "datasets" / "digits")):
+        if all((src / name).exists() for name in DATA_FILES):
+            dst.mkdir(parents=True)
+            for name in DATA_FILES:
+                shutil.copy2(src / name, dst / name)
     return dest
 
 

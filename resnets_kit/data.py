@@ -2,10 +2,12 @@
 
 Usage::
 
-    python -m resnets_kit.data [--from DIR] [--dest DIR] [--dataset signs|digits] [--force]
+    python -m resnets_kit.data [--from DIR] [--dest DIR] [--dataset signs|digits] [--force] [--optional]
 
 The command puts ``train_signs.h5`` and ``test_signs.h5`` into the destination folder
-(default ``datasets/`` at the repository root). It takes them from the first source that applies:
+(default ``datasets/`` at the repository root for SIGNS, ``datasets/digits/`` for the Sign
+Language Digits set, the second data set the notebook evaluates on). It takes them from the first
+source that applies:
 
 1. the folder given with ``--from DIR``;
 2. the folder named by the environment variable ``SIGNS_DIR``;
@@ -34,8 +36,12 @@ the original SIGNS train file, never with the CS230 one). Without ``--force``:
 
 ``--force`` fetches both files and replaces whatever is in the destination.
 
-Exit status: 0 on success, 1 on failure (with a one-paragraph message on stderr), 2 for a usage
-error, 130 when interrupted.
+``--optional`` makes a missing source (no ``--from``, no ``SIGNS_DIR``, no local copy and no
+mirror) a note instead of an error: ``make setup`` places the digits set this way when a local
+copy is there, and goes on without it otherwise.
+
+Exit status: 0 on success (or nothing to fetch from, with ``--optional``), 1 on failure
+(with a one-paragraph message on stderr), 2 for a usage error, 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -57,12 +63,14 @@ from resnets_kit import REPO_ROOT
 __all__ = [
     "DATASETS",
     "DEFAULT_DEST",
+    "DEFAULT_DESTS",
     "FILE_NAMES",
     "KNOWN_FILES",
     "LOCAL_FOLDERS",
     "MIRRORS",
     "DataError",
     "KnownFile",
+    "NoSourceError",
     "copy_verified",
     "download_verified",
     "fetch_dataset",
@@ -73,8 +81,11 @@ __all__ = [
     "verify_file",
 ]
 
-#: Default destination folder.
+#: Default destination folder (of the SIGNS files).
 DEFAULT_DEST = REPO_ROOT / "datasets"
+
+#: Default destination folder by dataset: the digits set goes beside SIGNS, not in its place.
+DEFAULT_DESTS = {"signs": DEFAULT_DEST, "digits": DEFAULT_DEST / "digits"}
 
 #: The two file names, by split.
 FILE_NAMES = {"train": "train_signs.h5", "test": "test_signs.h5"}
@@ -245,6 +256,11 @@ MIRRORS: dict[str, list[dict[str, str]]] = {
 
 class DataError(Exception):
     """A data file could not be placed: its message says what went wrong and what to do."""
+
+
+class NoSourceError(DataError):
+    """No source of the files was found: no ``--from``, no ``SIGNS_DIR``, no local copy and no
+    download mirror."""
 
 
 Log = Callable[[str], None]
@@ -708,7 +724,8 @@ def fetch_dataset(
     place (train, then test). On failure ``dest`` is left as it was.
 
     Args:
-        dest: destination folder; default ``datasets/`` at the repository root.
+        dest: destination folder; default :data:`DEFAULT_DESTS` of ``dataset``: ``datasets/``
+            at the repository root for SIGNS, ``datasets/digits/`` for the digits set.
         source: a folder holding ``train_signs.h5`` and ``test_signs.h5``, or ``None``.
         dataset: ``"signs"`` or ``"digits"``; the files must belong to it.
         force: fetch and replace both files even when they are already in place.
@@ -721,12 +738,12 @@ def fetch_dataset(
     Raises:
         DataError: a source is missing or holds a file that is not a known file of
             ``dataset``, the two files do not form a pair, every download mirror failed, no
-            source is available, or the destination holds files that would be overwritten or
+            source is available (:class:`NoSourceError`), or the destination holds files that would be overwritten or
             are not the requested pair. The destination is left as it was.
         KeyboardInterrupt: propagated after any temporary file is removed.
     """
     _check_dataset(dataset)
-    dest = Path(dest) if dest is not None else DEFAULT_DEST
+    dest = Path(dest) if dest is not None else DEFAULT_DESTS[dataset]
     targets = {split: dest / name for split, name in FILE_NAMES.items()}
     if dest.exists() and not dest.is_dir():
         raise DataError(f"the destination {dest} exists and is not a folder; pass --dest DIR.")
@@ -764,7 +781,7 @@ def fetch_dataset(
         if missing:
             raise DataError(f"{folder} has no {' or '.join(missing)} (source: {origin}). {_FIX}")
     elif not MIRRORS.get(dataset):
-        raise DataError(
+        raise NoSourceError(
             f"no local copy of the {_NAMES[dataset]} files was found, and --dataset {dataset} has "
             f"no download mirror. {_NO_MIRROR.get(dataset, _FIX)}"
         )
@@ -824,7 +841,7 @@ def _parser() -> argparse.ArgumentParser:
         "--dest",
         metavar="DIR",
         default=None,
-        help=f"destination folder (default: {DEFAULT_DEST})",
+        help="destination folder (default: datasets/ for signs, datasets/digits/ for digits)",
     )
     parser.add_argument(
         "--dataset",
@@ -838,6 +855,12 @@ def _parser() -> argparse.ArgumentParser:
         help="fetch both files again and replace the destination files, even unknown ones "
         "or those of another dataset",
     )
+    parser.add_argument(
+        "--optional",
+        action="store_true",
+        help="when no source of the files is found (no --from, SIGNS_DIR, local copy or mirror), "
+        "print a note and exit 0 instead of failing",
+    )
     return parser
 
 
@@ -848,12 +871,18 @@ def main(argv: list[str] | None = None) -> int:
         argv: command-line arguments without the program name; default ``sys.argv[1:]``.
 
     Returns:
-        The exit status: 0 on success, 1 on failure, 130 when interrupted (argparse exits
-        with 2 on a usage error).
+        The exit status: 0 on success (or, with ``--optional``, when there is no source), 1 on
+        failure, 130 when interrupted (argparse exits with 2 on a usage error).
     """
     args = _parser().parse_args(argv)
     try:
         fetch_dataset(args.dest, args.source, args.dataset, args.force)
+    except NoSourceError as exc:
+        if not args.optional:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"note: skipped the {_NAMES[args.dataset]} files (optional): {exc}")
+        return 0
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -297,6 +297,18 @@ HOSTILE: tuple[Hostile, ...] = (
         "threading.Thread(target=_forever).start()\n\n" + blank("identity_block"),
     ),
     Hostile(
+        "misdirected-blame",
+        "reports a made-up start of ResNet50 and a junk result for convolutional_block, then exits",
+        "identity_block",
+        "import json, os\n"
+        "with open('events.jsonl', 'a') as fh:\n"
+        "    fh.write(json.dumps({'start': 'convolutional_block', 'step': 'check'}) + '\\n')\n"
+        "    fh.write(json.dumps({'done': 'convolutional_block', 'record': {'error': 'junk'}}) + '\\n')\n"
+        "    fh.write(json.dumps({'start': 'ResNet50', 'step': 'check'}) + '\\n')\n"
+        "os._exit(0)\n\n" + blank("identity_block"),
+        status="crashed",
+    ),
+    Hostile(
         "kill-all",
         "sends SIGKILL to every process it can reach (kill -9 -1): in its PID namespace, none",
         "ResNet50",

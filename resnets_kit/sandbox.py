@@ -14,8 +14,9 @@ NumPy, the test functions or ``__eq__`` here changes nothing there.
     {"setup": "<the source notebook's setup cell>",
      "cells": {"identity_block": "<student code>", ...},        # missing: the cell was deleted
      "reference": {"identity_block": "<reference code>", ...},  # the blocks ResNet50 is graded with
-     "skip": ["ResNet50", ...],   # functions not to define or run (they hung or crashed before)
-     "done": ["identity_block"]}  # functions to define but not to run again
+     "define": ["identity_block", ...],  # the cells to execute, in notebook order
+     "check": ["identity_block", ...],   # the functions to run on every test case
+     "finished": 57}                     # exit status when the harness finishes (random)
 
 ``EVENTS`` receives one JSON object per line, written and flushed as things happen, so that the
 grader knows which function was running when it had to stop this process:
@@ -142,11 +143,14 @@ def check_function(name: str, namespace: dict, reference: dict, define_error: st
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the job; see the module's docstring. Returns 0 when every function was recorded."""
+    """Run the job (see the module's docstring); the process ends with the job's ``finished``
+    exit status, and the job file is deleted once read."""
     argv = sys.argv[1:] if argv is None else argv
     job_path, events_path = argv
     with open(job_path) as handle:
         job = json.load(handle)
+    os.unlink(job_path)  # the exit status that says "finished" is not left for student code to read
+    finished = int(job["finished"])
     events = open(events_path, "a", buffering=1)
 
     def emit(event: dict) -> None:
@@ -164,10 +168,10 @@ def main(argv: list[str] | None = None) -> int:
         exec(compile(job["reference"][name], f"<reference {name}>", "exec"), reference)
     emit({"ready": True})
 
-    skip, done = set(job.get("skip", [])), set(job.get("done", []))
+    define, check = job["define"], job["check"]
     define_errors: dict[str, str] = {}
     for name in FUNCTIONS:
-        if name in skip or name not in job["cells"]:
+        if name not in define or name not in job["cells"]:
             continue
         emit({"start": name, "step": "define"})
         try:
@@ -176,14 +180,15 @@ def main(argv: list[str] | None = None) -> int:
             define_errors[name] = f"the cell raised {error_text(err)}"
         emit({"defined": name})
     for name in FUNCTIONS:
-        if name in skip or name in done:
+        if name not in check:
             continue
         emit({"start": name, "step": "check"})
         record = check_function(name, namespace, reference, define_errors.get(name))
         emit({"done": name, "record": record})
     events.close()
-    # End now: threads the student's code started must not keep the process alive.
-    os._exit(0)
+    # End now (threads the student's code started must not keep the process alive), with the exit
+    # status that tells the grader the harness itself finished.
+    os._exit(finished)
 
 
 if __name__ == "__main__":

@@ -17,10 +17,13 @@ blanks later cells, a printed "All tests passed"). Here a submission is graded i
    :func:`isolation_available`), it also runs in new mount, PID and network namespaces
    (``unshare`` and ``setpriv`` from util-linux): every file system is read-only except its own
    folder, it sees and can signal only its own processes, it has no network, and it holds no
-   capabilities. A function that hits a limit gets the verdict ``timeout``, ``out_of_memory``
-   or ``crashed`` (the process ended without reporting, e.g. ``os._exit``); the sandbox is
-   restarted for the functions after it, so the honest parts of a submission still earn their
-   points.
+   capabilities. The three functions first run in one sandbox; when it does not end normally,
+   each function without a report runs again in a sandbox of its own (its cell only), so a
+   crash, endless loop or memory bomb is charged to the function that caused it: it gets the
+   verdict ``timeout``, ``out_of_memory`` or ``crashed`` (the process ended without reporting,
+   e.g. ``os._exit``), and the honest parts of a submission still earn their points. The
+   report is treated as forgeable data: a record counts only when it follows the start of that
+   function's own check, and whatever it says is checked like any other.
 2. **Guard** (only where namespaces are not available): files the grading relies on (the
    project's modules and references, the site packages' ``*.pth`` and ``*customize.py`` files,
    the course's configuration, source folder and gradebook) are snapshotted before the sandbox
@@ -534,31 +537,34 @@ def run_sandbox(
     with tempfile.TemporaryDirectory(prefix="resnets-sandbox-") as tmp:
         folder = Path(tmp)
         os.chmod(folder, 0o700)
-        while True:
-            remaining = [f for f in GRADED_FUNCTIONS if f not in result.records and f not in result.verdicts]
-            if not remaining:
-                break
-            run_dir = folder / f"run{len(result.records) + len(result.verdicts)}"
+        present = [f for f in GRADED_FUNCTIONS if f in cells]
+        # First all functions in one process; if it does not end normally, each function still
+        # pending in a process of its own, so that one function's crash, loop or memory use is
+        # charged to that function alone.
+        runs = [(present, list(GRADED_FUNCTIONS))]
+        while runs:
+            define, check = runs.pop(0)
+            run_dir = folder / f"run{len(os.listdir(folder))}"
             run_dir.mkdir()
             job = {
                 "setup": sources[SETUP_CELL],
-                "cells": {name: python_source(code) for name, code in cells.items()},
+                "cells": {name: python_source(cells[name]) for name in define},
                 "reference": {name: sources[name] for name in ("identity_block", "convolutional_block")},
-                "skip": sorted(result.verdicts),
-                "done": sorted(result.records),
+                "define": define,
+                "check": check,
+                "finished": secrets.choice(range(3, 120)),
             }
             (run_dir / "job.json").write_text(json.dumps(job))
             events_path = run_dir / "events.jsonl"
             events_path.touch()
             token = secrets.token_hex(16)
-            state = {"limit": time.monotonic() + START_TIMEOUT, "seen": 0, "current": None}
+            state = {"limit": time.monotonic() + START_TIMEOUT, "seen": 0}
             reader = EventReader(events_path)
 
             def deadline(state=state, reader=reader):
                 events = reader.read()
                 for event in events[state["seen"] :]:
                     if "start" in event or "ready" in event:
-                        state["current"] = event.get("start")
                         state["limit"] = time.monotonic() + step_timeout
                 state["seen"] = len(events)
                 return state["limit"]
@@ -575,29 +581,35 @@ def run_sandbox(
             if not isolate:
                 result.undone += guard.restore()
             events = reader.read()
-            ready = any(e.get("ready") for e in events)
-            blamed = None
-            for event in events:
-                if "start" in event:
-                    blamed = event["start"]
-                if "done" in event and event["done"] in remaining:
-                    result.records[event["done"]] = event.get("record") or {}
-                    blamed = None
-            if not ready:
+            if not any(e.get("ready") for e in events):
                 raise GradingError(
                     "the grading sandbox did not start (Python and TensorFlow, before any student code): "
                     f"exit status {watched.returncode}, {watched.reason or 'no limit reached'}. "
                     "Check that `python -I -m resnets_kit.sandbox` can import the project as this user."
                 )
-            if blamed is None:
-                blamed = next((f for f in remaining if f not in result.records), None)
-                if blamed is None:
-                    continue
-                if watched.returncode == 0:
-                    # it ended normally without running this function: it was skipped
-                    result.verdicts[blamed] = "crashed"
-                    result.details[blamed] = "the sandbox ended before running this function"
-                    continue
+            # The report is written by the process that runs student code: a record counts only
+            # when it comes right after the start of that function's own check (a forged one is
+            # plain data, checked like any other), and only a run that ended normally counts.
+            records, current = {}, None
+            for event in events:
+                if "start" in event:
+                    current = (event.get("start"), event.get("step"))
+                elif "done" in event and current == (event["done"], "check") and event["done"] in check:
+                    records.setdefault(event["done"], event.get("record") or {})
+            if watched.returncode == job["finished"] and watched.reason is None:
+                result.records.update(records)
+                missing = [f for f in check if f not in records]
+                if len(check) > 1:
+                    runs += [([f] if f in cells else [], [f]) for f in missing]
+                else:
+                    for f in missing:
+                        result.verdicts[f] = "crashed"
+                        result.details[f] = "did not report its result"
+                continue
+            if len(check) > 1:
+                runs += [([f] if f in cells else [], [f]) for f in check]
+                continue
+            (function,) = check
             if watched.reason == "timeout":
                 verdict, detail = "timeout", f"ran longer than the limit of {step_timeout:g} s"
             elif watched.reason == "out_of_memory":
@@ -606,14 +618,14 @@ def run_sandbox(
                 code = watched.returncode
                 if code is not None and code < 0:
                     name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
-                    how = f"was killed by signal {name}"
+                    detail = f"was killed by signal {name}"
                     if -code == signal.SIGXFSZ:
-                        how += f" (a file over {FILE_SIZE_LIMIT // 2**20} MiB)"
+                        detail += f" (a file over {FILE_SIZE_LIMIT // 2**20} MiB)"
                 else:
-                    how = f"ended the process (exit status {code})"
-                verdict, detail = "crashed", how
-            result.verdicts[blamed] = verdict
-            result.details[blamed] = detail
+                    detail = f"ended the sandbox process (exit status {code})"
+                verdict = "crashed"
+            result.verdicts[function] = verdict
+            result.details[function] = detail
     for name, record in result.records.items():
         for entry in (record.get("cases") or {}).values():
             if isinstance(entry, dict) and entry.get("verdict") == "out_of_memory":

@@ -570,3 +570,36 @@ def test_real_copy_then_load_dataset(tmp_path, capsys, monkeypatch):
     assert y_test.shape == (1, 120)
     assert classes.shape == (6,) and classes.tolist() == [0, 1, 2, 3, 4, 5]
     assert sorted(set(y_train.ravel().tolist())) == [0, 1, 2, 3, 4, 5]
+
+
+# --- the digits set beside SIGNS; --optional -------------------------------------------------
+
+
+def test_digits_go_to_their_own_folder_beside_signs_by_default(fake, capsys, monkeypatch):
+    signs = write(fake / "repo" / "datasets", train=TRAIN, test=TEST)
+    monkeypatch.setattr(data, "DEFAULT_DESTS", {"signs": signs, "digits": signs / "digits"})
+    monkeypatch.setattr(data, "LOCAL_FOLDERS", {"signs": [], "digits": [fake / "none", fake / "shared"]})
+    write(fake / "shared", train=DIGITS_TRAIN, test=DIGITS_TEST)
+    code, out, err = run(capsys, "--dataset", "digits")
+    assert code == 0, err
+    assert f"found a local digits folder: {fake / 'shared'}" in out
+    assert (signs / "digits" / "train_signs.h5").read_bytes() == DIGITS_TRAIN
+    assert (signs / "digits" / "test_signs.h5").read_bytes() == DIGITS_TEST
+    assert (signs / "train_signs.h5").read_bytes() == TRAIN  # SIGNS left in place
+    code, out, err = run(capsys, "--dataset", "digits")  # again: the pair in place is kept
+    assert code == 0 and "nothing to do" in out
+
+
+def test_optional_without_a_source_is_a_note(fake, capsys):
+    code, out, err = run(capsys, "--dataset", "digits", "--dest", fake / "dest", "--optional")
+    assert code == 0
+    assert err == ""
+    assert out.startswith("note: skipped the Sign Language Digits files (optional): no local copy")
+    assert not (fake / "dest").exists()
+
+
+def test_optional_still_fails_on_a_bad_source(fake, capsys):
+    src = write(fake / "src", train=TRAIN, test=DIGITS_TEST)
+    code, _, err = run(capsys, "--dataset", "digits", "--from", src, "--dest", fake / "dest", "--optional")
+    assert code == 1
+    assert "--dataset signs" in err

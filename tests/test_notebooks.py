@@ -81,3 +81,12 @@ def test_source_notebook_runs_end_to_end(tmp_path):
     assert "reloaded model gives the same predictions: True" in text["save"]
     figures = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(figures) >= 3  # samples, training curves, own-image prediction
+    # the plain-versus-residual experiments (tiny settings): their summaries and both figures
+    experiments = next(c for c in nb.cells if c.metadata["nbgrader"]["grade_id"] == "vanishing-experiment")
+    assert sum("image/png" in o.get("data", {}) for o in experiments.outputs) == 2
+    assert "Gradient norms" in text["vanishing-experiment"]
+    assert "Training loss per epoch" in text["vanishing-experiment"]
+    # the second data set: its accuracy, or why it could not be measured
+    assert text["digits"].startswith(
+        ("Sign Language Digits accuracy: ", "The Sign Language Digits files are not")
+    )

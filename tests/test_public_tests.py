@@ -1,11 +1,14 @@
-"""The public tests pass on the reference solution and fail, with the intended message, on
-deliberate mistakes built from it (each a small edit of the solution's code in the notebook)."""
+"""The public tests pass on the reference solution and on equivalent spellings of it, and fail,
+with a message that explains the check, on the catalogue of deliberate mistakes built from it
+(resnets_kit/mistakes.py: each a small edit of the solution's code in the notebook)."""
 
 from __future__ import annotations
 
 import pytest
 
 import public_tests
+from resnets_kit import mistakes
+from resnets_kit.mistakes import ID_CONV2
 from resnets_kit.solution import load_solution
 from test_utils import PublicTestFailure
 
@@ -13,202 +16,6 @@ TESTS = {
     "identity_block": public_tests.identity_block_test,
     "convolutional_block": public_tests.convolutional_block_test,
     "ResNet50": public_tests.ResNet50_test,
-}
-
-ID_RELU_TAIL = "    X = Add()([X, X_shortcut])\n    X = Activation('relu')(X)"
-ID_CONV2 = "X = Conv2D(filters=F2, kernel_size=f, strides=(1, 1), padding='same', kernel_initializer=initializer(seed=0))(X)"
-CB_CONV1 = "strides=(s, s), padding='valid', kernel_initializer=initializer(seed=0))(X)\n"
-
-# name: (function, [(old, new), ...], [texts the failure message must contain])
-MISTAKES = {
-    "final ReLU missing": (
-        "identity_block",
-        [(ID_RELU_TAIL, "    X = Add()([X, X_shortcut])")],
-        [
-            "'layers'",
-            "final ReLU after the Add",
-            "expected: 3 Activation layers",
-            "received: 2 Activation layers",
-        ],
-    ),
-    "ReLU before the Add": (
-        "identity_block",
-        [
-            (
-                "    X = BatchNormalization(axis=3)(X, training=training)\n\n    ## Final step: add the shortcut to "
-                "the main path, then ReLU\n" + ID_RELU_TAIL,
-                "    X = BatchNormalization(axis=3)(X, training=training)\n    X = Activation('relu')(X)\n"
-                "    X = Add()([X, X_shortcut])",
-            )
-        ],
-        ["'order of the layers'", "layer 9 (Add (main path + shortcut))", "no ReLU in between"],
-    ),
-    "BatchNorm called without training=training": (
-        "identity_block",
-        [
-            (
-                "    X = BatchNormalization(axis=3)(X, training=training)\n    X = Activation('relu')(X)\n\n"
-                "    ## Third",
-                "    X = BatchNormalization(axis=3)(X)\n    X = Activation('relu')(X)\n\n    ## Third",
-            )
-        ],
-        ["'layer settings: training'", "main path component 2: BatchNorm", "received: training='not passed'"],
-    ),
-    "BatchNorm on the wrong axis": (
-        "identity_block",
-        [
-            (
-                "    X = BatchNormalization(axis=3)(X, training=training)\n\n    ## Final",
-                "    X = BatchNormalization(axis=1)(X, training=training)\n\n    ## Final",
-            )
-        ],
-        ["'layer settings: axis'", "main path component 3: BatchNorm", "channels axis"],
-    ),
-    "shortcut without BatchNorm": (
-        "convolutional_block",
-        [("    X_shortcut = BatchNormalization(axis=3)(X_shortcut, training=training)\n", "")],
-        ["'layers'", "expected: 4 BatchNormalization layers", "received: 3", "the shortcut's too"],
-    ),
-    "stride on the 3x3 convolution": (
-        "convolutional_block",
-        [
-            (CB_CONV1, CB_CONV1.replace("(s, s)", "(1, 1)")),
-            ("filters=F2, kernel_size=f, strides=(1, 1)", "filters=F2, kernel_size=f, strides=(s, s)"),
-        ],
-        [
-            "'layer settings: strides'",
-            "main path component 1",
-            "expected: strides=[2, 2]",
-            "first 1x1 convolution",
-        ],
-    ),
-    "shortcut with F1 filters": (
-        "convolutional_block",
-        [("X_shortcut = Conv2D(filters=F3,", "X_shortcut = Conv2D(filters=F1,")],
-        ["incompatible shapes", "F3 filters"],
-    ),
-    "shortcut added from the main-path tensor": (
-        "identity_block",
-        [("Add()([X, X_shortcut])", "Add()([X, X])")],
-        [
-            "'layer settings: inputs'",
-            "Add (main path + shortcut)",
-            "expected: inputs=[8, 0]",
-            "Add()([X, X_shortcut])",
-        ],
-    ),
-    "convolutional block shortcut taken after the main path": (
-        "convolutional_block",
-        [
-            (
-                "padding='valid', kernel_initializer=initializer(seed=0))(X_shortcut)",
-                "padding='valid', kernel_initializer=initializer(seed=0))(X)",
-            )
-        ],
-        ["'order of the layers'", "shortcut: CONV2D 1x1", "takes the block's input (X_shortcut"],
-    ),
-    "hard-coded kernel size": (
-        "identity_block",
-        [(ID_CONV2, ID_CONV2.replace("kernel_size=f", "kernel_size=3"))],
-        ["'layer settings: kernel_size'", "main path component 2", "kernel_size=(f, f)"],
-    ),
-    "initializer passed uncalled": (
-        "identity_block",
-        [(ID_CONV2, ID_CONV2.replace("initializer(seed=0)", "initializer"))],
-        [
-            "'layer settings: initializer'",
-            "expected: initializer='RandomUniform(seed=0)'",
-            "initializer(seed=0)",
-        ],
-    ),
-    "F1 and F2 swapped": (
-        "identity_block",
-        [(ID_CONV2, ID_CONV2.replace("filters=F2", "filters=F1"))],
-        ["'layer settings: filters'", "are F2 and F1 swapped?"],
-    ),
-    "middle convolution with padding 'valid'": (
-        "identity_block",
-        [(ID_CONV2, ID_CONV2.replace("'same'", "'valid'"))],
-        ["incompatible shapes", "padding='same'"],
-    ),
-    "kernel size hard-coded to the first case's f": (
-        "identity_block",
-        [(ID_CONV2, ID_CONV2.replace("kernel_size=f", "kernel_size=2"))],
-        ["'layer settings: kernel_size'", "for the case f=3", "kernel_size=(f, f)"],
-    ),
-    "initializer hard-coded": (
-        "identity_block",
-        [(ID_CONV2, ID_CONV2.replace("initializer(seed=0)", "random_uniform(seed=0)"))],
-        ["'layer settings: initializer'", "constant initializer", "call the initializer given as argument"],
-    ),
-    "an extra ReLU before the Add": (
-        "identity_block",
-        [
-            (
-                "    X = Add()([X, X_shortcut])\n",
-                "    X = Activation('relu')(X)\n    X = Add()([X, X_shortcut])\n",
-            )
-        ],
-        ["'layers'", "layer 9: Activation", "one activation too many"],
-    ),
-    "BatchNorm with another momentum": (
-        "convolutional_block",
-        [
-            (
-                "    X_shortcut = BatchNormalization(axis=3)(X_shortcut, training=training)",
-                "    X_shortcut = BatchNormalization(axis=3, momentum=0.9)(X_shortcut, training=training)",
-            )
-        ],
-        ["'layer settings: momentum'", "shortcut: BatchNorm", "default momentum"],
-    ),
-    "blocks called with training=False in ResNet50": (
-        "ResNet50",
-        [
-            (
-                "    X = identity_block(X, 3, [128, 128, 512])\n",
-                "    X = identity_block(X, 3, [128, 128, 512], training=False)\n",
-            )
-        ],
-        ["'layer settings: training'", "stage 3, identity block", "default training argument"],
-    ),
-    "identity block where stage 4 needs a convolutional block": (
-        "ResNet50",
-        [
-            (
-                "convolutional_block(X, f=3, filters=[256, 256, 1024], s=2)",
-                "identity_block(X, 3, [256, 256, 1024])",
-            )
-        ],
-        ["incompatible shapes", "each stage starts with a convolutional block"],
-    ),
-    "MaxPooling in place of AveragePooling": (
-        "ResNet50",
-        [("    X = AveragePooling2D((2, 2))(X)\n", "    X = MaxPooling2D((2, 2))(X)\n")],
-        ["MaxPooling2D layers", "after stage 5 comes AveragePooling2D"],
-    ),
-    "GlobalAveragePooling in place of AveragePooling + Flatten": (
-        "ResNet50",
-        [
-            ("    X = AveragePooling2D((2, 2))(X)\n", "    X = keras.layers.GlobalAveragePooling2D()(X)\n"),
-            ("    X = Flatten()(X)\n", ""),
-        ],
-        ["GlobalAveragePooling2D layers", "not GlobalAveragePooling2D"],
-    ),
-    "identity blocks missing in stage 4": (
-        "ResNet50",
-        [("    X = identity_block(X, 3, [256, 256, 1024])\n", "")],
-        ["'number of blocks per stage'", "(None, 4, 4, 1024)", "6 residual blocks", "received: 1 blocks"],
-    ),
-    "stage 5 with stride 1": (
-        "ResNet50",
-        [("filters=[512, 512, 2048], s=2", "filters=[512, 512, 2048], s=1")],
-        ["'layer settings: strides'", "stage 5, convolutional block"],
-    ),
-    "stage 2 with stride 2": (
-        "ResNet50",
-        [("filters=[64, 64, 256], s=1", "filters=[64, 64, 256], s=2")],
-        ["zero or negative", "stage 2's convolutional block uses s=1"],
-    ),
 }
 
 
@@ -220,20 +27,20 @@ def test_public_test_passes_on_the_reference_solution(solution, name, capsys):
     assert captured.err == ""
 
 
-@pytest.mark.parametrize("mistake", list(MISTAKES))
-def test_public_test_names_the_mistake(mistake, solution):
-    function, edits, must_contain = MISTAKES[mistake]
-    namespace = load_solution(replace={function: edits})
-    if function == "ResNet50":  # the blocks come from the reference solution
-        namespace["identity_block"] = solution["identity_block"]
-        namespace["convolutional_block"] = solution["convolutional_block"]
-    with pytest.raises(PublicTestFailure) as caught:
-        TESTS[function](namespace[function])
-    message = str(caught.value)
-    assert message.startswith(f"{function}: the check ")
-    for text in must_contain:
-        assert text in message, f"{text!r} not in the message:\n{message}"
-    assert "expected:" in message and "received:" in message and "hint:" in message
+PUBLIC_MISTAKES = [m for m in mistakes.CATALOGUE if m.caught_by == "public"]
+
+
+@pytest.mark.parametrize("mistake", PUBLIC_MISTAKES, ids=lambda m: m.name)
+def test_public_test_names_the_mistake(mistake):
+    """Each mistake of the catalogue (resnets_kit/mistakes.py) that the public tests can see fails
+    the public test of its function with a message in the format of test_utils.failure: the
+    function, the check, expected, received and a hint (tests/test_mistakes.py checks the texts
+    that name each mistake)."""
+    result = mistakes.first_failure(mistake)
+    assert result is not None and result[0] == "public", f"{mistake.name}: {result}"
+    message = result[1]
+    assert message.startswith(f"{mistake.function}: the check ")
+    assert "\n    expected: " in message and "\n    received: " in message and "\n    hint: " in message
 
 
 def test_unwritten_function_gets_the_not_implemented_hint():

@@ -176,3 +176,14 @@ def test_command_line_grades_the_solution(capsys):
     assert trusted.main(["grade", str(REPO_ROOT / "notebooks" / "Residual_Networks_solution.ipynb")]) == 0
     out = capsys.readouterr().out
     assert out.count(": pass") == 13 and "verdicts: none" in out
+
+
+def test_test_files_beside_the_grader_are_never_imported(tmp_path, monkeypatch):
+    """A student's edited public_tests.py / test_utils.py in the working folder changes nothing."""
+    fake = "def __getattr__(name):\n    return lambda *args, **kwargs: None\n"
+    for name in ("public_tests.py", "test_utils.py"):
+        (tmp_path / name).write_text(fake)
+    monkeypatch.chdir(tmp_path)
+    grade = trusted.grade_notebook(REPO_ROOT / "notebooks" / "Residual_Networks.ipynb")  # the blank release
+    assert grade.outcomes and not any(o.passed for o in grade.outcomes.values())
+    assert all("NotImplementedError" in o.text for o in grade.outcomes.values())
