@@ -79,6 +79,8 @@ class Hostile:
         needs_isolation: run only where the sandbox has its own namespaces (the attack would
             reach the grader's own processes otherwise).
         zero: whether ``function`` earns 0 points (False: its work is correct and must keep them).
+        status_unisolated: the expected status where the sandbox has no namespaces (its writes
+            then succeed, and the guard restores the files: ``tampered``), if it differs.
     """
 
     name: str
@@ -89,6 +91,11 @@ class Hostile:
     other_cells: dict = field(default_factory=dict)
     needs_isolation: bool = False
     zero: bool = True
+    status_unisolated: str | None = None
+
+    def expected_status(self, isolated: bool) -> str:
+        """The expected status, with or without the sandbox's namespaces."""
+        return self.status if isolated or self.status_unisolated is None else self.status_unisolated
 
 
 ALWAYS_EQUAL = '''
@@ -255,6 +262,7 @@ HOSTILE: tuple[Hostile, ...] = (
         "    db.commit()\n"
         "except Exception:\n"
         "    pass\n\n" + blank("identity_block"),
+        status_unisolated="tampered",
     ),
     Hostile(
         "overwrite-tests",
@@ -267,6 +275,7 @@ HOSTILE: tuple[Hostile, ...] = (
         "            fh.write('\\nidentity_block_test = hidden_test = lambda *a, **k: None\\n')\n"
         "    except OSError:\n"
         "        pass\n\n" + blank("identity_block"),
+        status_unisolated="tampered",
     ),
     Hostile(
         "hard-coded-outputs",
@@ -387,6 +396,9 @@ def run(
     source = root / "source" / course.ASSIGNMENT / course.NOTEBOOK_NAME
     submissions = work / "submitted"
     chosen = selected(only)
+    from resnets_kit.trusted import isolation_available
+
+    isolated = isolation_available()
     for hostile in chosen:
         folder = submissions / hostile.name / course.ASSIGNMENT
         folder.mkdir(parents=True)
@@ -404,16 +416,15 @@ def run(
             f: sum(p for g, p in result.scores.items() if grade_class.exercise_of(g) == f)
             for f in GRADED_FUNCTIONS
         }
-        ok = result.status == hostile.status and all(
-            abs(received[f] - expected[f]) < 1e-9 for f in GRADED_FUNCTIONS
-        )
+        status = hostile.expected_status(isolated)
+        ok = result.status == status and all(abs(received[f] - expected[f]) < 1e-9 for f in GRADED_FUNCTIONS)
         rows.append(
             {
                 "name": hostile.name,
                 "attack": hostile.attack,
                 "expected": sum(expected.values()),
                 "received": sum(received.values()),
-                "expected_status": hostile.status,
+                "expected_status": status,
                 "status": result.status,
                 "detail": result.detail,
                 "ok": ok,
