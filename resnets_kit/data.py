@@ -13,11 +13,16 @@ source that applies:
 2. the folder named by the environment variable ``SIGNS_DIR``;
 3. a local copy found next to the repository, ``../shared/datasets/signs-cs230-jpeg64``
    (``../shared/datasets/sign-language-digits`` for ``--dataset digits``);
-4. a download from pinned public mirrors (SIGNS only).
+4. a download: from pinned public mirrors for SIGNS; for the digits set, the source archive of
+   the Sign Language Digits Dataset at a pinned commit, converted to the SIGNS format by
+   :mod:`resnets_kit.digits`.
 
 Every file is checked against :data:`KNOWN_FILES`, a table of sha256 digests and sizes of the
-known data files. The two files are placed as a pair: each file still needed is first written to a
-temporary ``*.part`` file in the destination folder and verified; only when both are verified are
+known data files; a file converted from the digits archive is checked the same way, so it is kept
+only when the conversion reproduced the known files byte for byte.
+
+The two files are placed as a pair: each file still needed is first written to a temporary
+``*.part`` file in the destination folder and verified; only when both are verified are
 they moved into place with :func:`os.replace` (train, then test). On any failure, including an
 interruption, the temporary files are removed and the destination is left as it was (a folder the
 command created is removed again). Each rename is atomic; the two renames together are not, but
@@ -37,8 +42,8 @@ the original SIGNS train file, never with the CS230 one). Without ``--force``:
 ``--force`` fetches both files and replaces whatever is in the destination.
 
 ``--optional`` makes a missing source (no ``--from``, no ``SIGNS_DIR``, no local copy and no
-mirror) a note instead of an error: ``make setup`` places the digits set this way when a local
-copy is there, and goes on without it otherwise.
+download) or a failed download a note instead of an error: ``make setup`` places the digits set
+this way, and goes on without it when it cannot be had (offline, say).
 
 Exit status: 0 on success (or nothing to fetch from, with ``--optional``), 1 on failure
 (with a one-paragraph message on stderr), 2 for a usage error, 130 when interrupted.
@@ -58,7 +63,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from resnets_kit import REPO_ROOT
+from resnets_kit import REPO_ROOT, digits
 
 __all__ = [
     "DATASETS",
@@ -68,7 +73,9 @@ __all__ = [
     "KNOWN_FILES",
     "LOCAL_FOLDERS",
     "MIRRORS",
+    "SOURCE_ARCHIVES",
     "DataError",
+    "DownloadError",
     "KnownFile",
     "NoSourceError",
     "copy_verified",
@@ -249,9 +256,16 @@ MIRRORS: dict[str, list[dict[str, str]]] = {
             "test": f"{_RAW}/DrAlexSanz/CNN-in-TF/5f0da09b23d8920755c2d0087debebdfe3ce8bf0/test_signs.h5",
         },
     ],
-    # No public h5 mirror of the digits files is known: use --from.
+    # No public h5 mirror of the digits files is known: they are built from SOURCE_ARCHIVES.
     "digits": [],
 }
+
+#: Datasets built from a source archive (download URLs, tried in order) when no local copy is
+#: found; the conversion is :mod:`resnets_kit.digits`, and its output must be a known file.
+SOURCE_ARCHIVES: dict[str, list[str]] = {"digits": list(digits.SOURCE_URLS)}
+
+#: The converter of each dataset in :data:`SOURCE_ARCHIVES`: archive path -> {split: (x, y)}.
+_CONVERTERS = {"digits": digits.convert_archive}
 
 
 class DataError(Exception):
@@ -261,6 +275,10 @@ class DataError(Exception):
 class NoSourceError(DataError):
     """No source of the files was found: no ``--from``, no ``SIGNS_DIR``, no local copy and no
     download mirror."""
+
+
+class DownloadError(DataError):
+    """Every download (mirror or source archive) failed; nothing was changed."""
 
 
 Log = Callable[[str], None]
@@ -599,6 +617,89 @@ def _stage_download(
     raise DataError(f"could not download {dest_file.name}; every mirror failed: " + "; ".join(failures) + ".")
 
 
+_PILLOW_HINT = (
+    "The conversion is pinned to the Pillow version of requirements.txt (JPEG decoding and "
+    "LANCZOS resampling may differ in others): install the pinned requirements and try again, "
+    "or pass --from DIR with a folder holding the converted train_signs.h5 and test_signs.h5."
+)
+
+
+def _stage_built(
+    dataset: str,
+    urls: Iterable[str],
+    targets: dict[str, Path],
+    needed: list[str],
+    timeout: float,
+    log: Log,
+) -> dict[str, tuple[Path, KnownFile]]:
+    """Download a source archive, convert it, and stage the ``needed`` splits as verified files.
+
+    The archive goes to a temporary file beside the targets and is removed afterwards. Each
+    converted split is written to a temporary ``*.part`` file and checked against
+    :data:`KNOWN_FILES` like any other file. The first URL whose archive downloads and converts
+    wins; a URL that fails is reported and the next one is tried.
+
+    Raises:
+        DownloadError: every URL failed to download or held no usable archive.
+        DataError: a converted file is not the known file (the conversion did not reproduce it).
+    """
+    convert = _CONVERTERS[dataset]
+    folder = next(iter(targets.values())).parent
+    failures = []
+    for url in urls:
+        fd, tmp_name = tempfile.mkstemp(prefix="source.", suffix=".zip.part", dir=folder)
+        archive = Path(tmp_name)
+        try:
+            log(f"{_NAMES[dataset]} source archive: downloading {url}")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    _download_to(url, fh, digits.MAX_ARCHIVE_BYTES, timeout, "source archive")
+                log("converting the images (about 1,200 JPEG files) to the SIGNS h5 format")
+                arrays = convert(archive)
+            except (OSError, http.client.HTTPException, ValueError, DataError) as exc:
+                if isinstance(exc, urllib.error.HTTPError):
+                    reason = f"HTTP {exc.code} {exc.reason}"
+                elif isinstance(exc, urllib.error.URLError):
+                    reason = f"{exc.reason}"
+                else:
+                    reason = str(exc).rstrip(".") or type(exc).__name__
+                log(f"source archive: failed: {reason}")
+                failures.append(f"{url} ({reason})")
+                continue
+            staged: dict[str, tuple[Path, KnownFile]] = {}
+            try:
+                for split in needed:
+                    x, y = arrays[split]
+
+                    def fill(fh, split=split, x=x, y=y) -> None:
+                        built = targets[split].with_name(f"{targets[split].name}.{os.getpid()}.build")
+                        try:
+                            digits.write_signs_h5(built, split, x, y)
+                            with open(built, "rb") as source:
+                                while chunk := source.read(_CHUNK):
+                                    fh.write(chunk)
+                        finally:
+                            built.unlink(missing_ok=True)
+
+                    what = f"the {FILE_NAMES[split]} converted from {url}"
+                    try:
+                        staged[split] = _stage(targets[split], split, dataset, what, fill)
+                    except DataError as exc:
+                        raise DataError(f"{exc} {_PILLOW_HINT}") from exc
+            except BaseException:
+                for part, _ in staged.values():
+                    part.unlink(missing_ok=True)
+                raise
+            return staged
+        finally:
+            archive.unlink(missing_ok=True)
+    raise DownloadError(
+        f"could not download the {_NAMES[dataset]} source archive; every URL failed: "
+        + "; ".join(failures)
+        + "."
+    )
+
+
 def find_local_source(dataset: str = "signs") -> Path | None:
     """Return the first folder of :data:`LOCAL_FOLDERS` that holds both files, or ``None``.
 
@@ -712,7 +813,8 @@ def fetch_dataset(
 
     Sources, in order: ``source``; the folder in the environment variable ``SIGNS_DIR``; the
     first folder of :data:`LOCAL_FOLDERS` for ``dataset`` that holds both files; the download
-    mirrors of :data:`MIRRORS`.
+    mirrors of :data:`MIRRORS` (SIGNS), or the source archive of :data:`SOURCE_ARCHIVES`,
+    converted by :mod:`resnets_kit.digits` (the digits set).
 
     Without ``force``, destination files that are known files of ``dataset`` and of one family
     (see :attr:`KnownFile.family`) are kept, and only a missing file is fetched. Destination files
@@ -726,7 +828,9 @@ def fetch_dataset(
     Args:
         dest: destination folder; default :data:`DEFAULT_DESTS` of ``dataset``: ``datasets/``
             at the repository root for SIGNS, ``datasets/digits/`` for the digits set.
-        source: a folder holding ``train_signs.h5`` and ``test_signs.h5``, or ``None``.
+        source: a folder holding ``train_signs.h5`` and ``test_signs.h5``, or ``None``. Without
+            one (and no local copy), SIGNS is downloaded from :data:`MIRRORS` and the digits set
+            is built from :data:`SOURCE_ARCHIVES`.
         dataset: ``"signs"`` or ``"digits"``; the files must belong to it.
         force: fetch and replace both files even when they are already in place.
         timeout: socket timeout per download request, in seconds.
@@ -737,7 +841,8 @@ def fetch_dataset(
 
     Raises:
         DataError: a source is missing or holds a file that is not a known file of
-            ``dataset``, the two files do not form a pair, every download mirror failed, no
+            ``dataset``, the two files do not form a pair, a file converted from a source
+            archive is not the known file, every download failed (:class:`DownloadError`), no
             source is available (:class:`NoSourceError`), or the destination holds files that would be overwritten or
             are not the requested pair. The destination is left as it was.
         KeyboardInterrupt: propagated after any temporary file is removed.
@@ -780,7 +885,7 @@ def fetch_dataset(
         missing = [FILE_NAMES[split] for split in needed if not (folder / FILE_NAMES[split]).is_file()]
         if missing:
             raise DataError(f"{folder} has no {' or '.join(missing)} (source: {origin}). {_FIX}")
-    elif not MIRRORS.get(dataset):
+    elif not MIRRORS.get(dataset) and not SOURCE_ARCHIVES.get(dataset):
         raise NoSourceError(
             f"no local copy of the {_NAMES[dataset]} files was found, and --dataset {dataset} has "
             f"no download mirror. {_NO_MIRROR.get(dataset, _FIX)}"
@@ -788,9 +893,21 @@ def fetch_dataset(
 
     created = _make_folder(dest)
     staged: dict[str, tuple[Path, KnownFile]] = {}
+    build = folder is None and not MIRRORS.get(dataset)
     try:
+        if build:
+            try:
+                staged.update(_stage_built(dataset, SOURCE_ARCHIVES[dataset], targets, needed, timeout, log))
+            except DownloadError as exc:
+                raise DownloadError(
+                    f"{exc} Nothing was changed. Check the network connection and try again. {_FIX}"
+                ) from exc
+            except DataError as exc:
+                raise DataError(f"{exc} Nothing was changed.") from exc
         for split in needed:
-            if folder is not None:
+            if build:
+                pass
+            elif folder is not None:
                 src = folder / FILE_NAMES[split]
                 log(f"{src.name}: copying from {src}")
                 try:
@@ -802,12 +919,15 @@ def fetch_dataset(
                 try:
                     staged[split] = _stage_download(urls, targets[split], split, dataset, timeout, log)
                 except DataError as exc:
-                    raise DataError(
+                    raise DownloadError(
                         f"{exc} Nothing was changed. Check the network connection and try again. {_FIX}"
                     ) from exc
             info = staged[split][1]
             log(f"verified: {info.label}, sha256 {_short(info.sha256)}")
-        where = str(folder) if folder is not None else "the download mirrors"
+        if folder is not None:
+            where = str(folder)
+        else:
+            where = "the source archive" if build else "the download mirrors"
         _check_pair(found, {split: info for split, (_, info) in staged.items()}, where)
         for split in FILE_NAMES:  # train, then test
             if split in staged:
@@ -829,7 +949,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m resnets_kit.data",
         description="Place train_signs.h5 and test_signs.h5 in the datasets folder, verified by "
         "sha256. Sources, in order: --from DIR, the SIGNS_DIR environment variable, a local "
-        "copy in ../shared/datasets/, the pinned download mirrors.",
+        "copy in ../shared/datasets/, then a download (SIGNS: pinned mirrors; digits: the pinned "
+        "source archive, converted and checked against the known sha256).",
     )
     parser.add_argument(
         "--from",
@@ -858,8 +979,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--optional",
         action="store_true",
-        help="when no source of the files is found (no --from, SIGNS_DIR, local copy or mirror), "
-        "print a note and exit 0 instead of failing",
+        help="when no source of the files is found or the download fails, print a note and "
+        "exit 0 instead of failing",
     )
     return parser
 
@@ -871,13 +992,14 @@ def main(argv: list[str] | None = None) -> int:
         argv: command-line arguments without the program name; default ``sys.argv[1:]``.
 
     Returns:
-        The exit status: 0 on success (or, with ``--optional``, when there is no source), 1 on
+        The exit status: 0 on success (or, with ``--optional``, when there is no source or the
+        download failed), 1 on
         failure, 130 when interrupted (argparse exits with 2 on a usage error).
     """
     args = _parser().parse_args(argv)
     try:
         fetch_dataset(args.dest, args.source, args.dataset, args.force)
-    except NoSourceError as exc:
+    except (NoSourceError, DownloadError) as exc:
         if not args.optional:
             print(f"error: {exc}", file=sys.stderr)
             return 1

@@ -53,7 +53,7 @@ def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 @pytest.fixture
 def fake(monkeypatch, tmp_path):
-    """Known-file table of fake files; no local folder, no mirror, no SIGNS_DIR."""
+    """Known-file table of fake files; no local folder, no mirror, no source archive, no SIGNS_DIR."""
     table = [
         data.KnownFile(sha(TRAIN), "signs", "fake", "train", len(TRAIN)),
         data.KnownFile(sha(TEST), "signs", "fake", "test", len(TEST)),
@@ -65,6 +65,7 @@ def fake(monkeypatch, tmp_path):
     monkeypatch.setattr(data, "KNOWN_FILES", {k.sha256: k for k in table})
     monkeypatch.setattr(data, "LOCAL_FOLDERS", {"signs": [], "digits": []})
     monkeypatch.setattr(data, "MIRRORS", {"signs": [], "digits": []})
+    monkeypatch.setattr(data, "SOURCE_ARCHIVES", {"signs": [], "digits": []})
     monkeypatch.delenv("SIGNS_DIR", raising=False)
     for name in ("http_proxy", "https_proxy", "all_proxy"):  # 127.0.0.1 must be reached directly
         monkeypatch.delenv(name, raising=False)
