@@ -1,0 +1,63 @@
+"""Tests of the benchmark scripts in ``benchmarks/`` that read the notebook: they must find the
+cells they run, and their summaries must compute what they print. (They print measurements; no
+test here asserts a speed.)"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import pytest
+
+from resnets_kit import REPO_ROOT
+from resnets_kit.solution import SOURCE_NOTEBOOK, _cells_by_id
+
+
+def _load(name: str):
+    path = REPO_ROOT / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def apm():
+    return _load("accuracy_per_minute")
+
+
+def test_accuracy_per_minute_finds_the_recipe(apm):
+    cells = _cells_by_id(SOURCE_NOTEBOOK)
+    assert all(name in cells for name in apm.RECIPE_CELLS)
+    recipe = cells["recipe"]
+    assert len(apm.EPOCHS_LINE.findall(recipe)) == 1
+    assert "seed=0" in recipe  # what --vary-seed replaces
+    assert "recalibrate" in cells["fit"] and "callbacks=[recalibrate]" in cells["fit"]
+
+
+def test_accuracy_per_minute_summary(apm):
+    def run(accuracies, step=30.0):
+        rows = [
+            {"epoch": i + 1, "elapsed_s": 40.0 + step * i, "test_accuracy": acc}
+            for i, acc in enumerate(accuracies)
+        ]
+        return {"epochs": rows, "setup_s": 5.0}
+
+    runs = [run([0.5, 0.96, 0.97]), run([0.5, 0.9, 0.949999988], step=35.0), run([0.4, 0.6, 0.9])]
+    text = apm.summarize(runs, 0.95)
+    assert "| 2 | 70 | 0.960, 0.900, 0.600 |" in text
+    assert "| 3 | 100 | 0.970, 0.950, 0.900 |" in text  # 114/120 in float32 counts as 0.95
+    assert "run 1: test accuracy >= 0.95 reached at epoch 2, 70 s; final 0.970 after 100 s" in text
+    assert "run 2: test accuracy >= 0.95 reached at epoch 3, 110 s" in text
+    assert "run 3: test accuracy >= 0.95 never reached; final 0.900 after 100 s" in text
+    assert "time to test accuracy >= 0.95: median 90 s (2 of 3 runs reached it)" in text
+    assert "whole recipe: median 100 s over 3 runs" in text
+
+
+@pytest.mark.slow
+def test_first_test_latency_runs_the_first_public_test():
+    latency = _load("first_test_latency")
+    times = latency.run_once(latency.NOTEBOOKS / "Residual_Networks_solution.ipynb")
+    assert 0 < times["kernel_s"] < times["setup_s"] < times["first_test_s"]
+    assert "identity_block" in times["result"] and "passed" in times["result"]
