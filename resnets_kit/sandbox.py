@@ -20,7 +20,9 @@ NumPy, the test functions or ``__eq__`` here changes nothing there.
 
 ``EVENTS`` receives one JSON object per line, written and flushed as things happen, so that the
 grader knows which function was running when it had to stop this process:
-``{"start": name, "step": "define" | "check"}``, ``{"done": name, "record": {...}}``.
+``{"start": name, "step": "define" | "check"}``, ``{"case": name, "key": case key, "entry":
+{...}}`` (each case as soon as it is done, so that its checks can start early) and ``{"done":
+name, "record": {...}}``.
 
 A record is ``{"error": text or None, "signature": [...] or None, "cases": {case key: entry}}``
 where an entry is ``{"config": <keras.saving.serialize_keras_object(model)>}``, ``{"error":
@@ -103,8 +105,13 @@ def _entry(build) -> dict:
         return {"error": error_text(err)}
 
 
-def check_function(name: str, namespace: dict, reference: dict, define_error: str | None) -> dict:
-    """Call one graded function on every public and hidden case; return its record."""
+def check_function(
+    name: str, namespace: dict, reference: dict, define_error: str | None, report=None
+) -> dict:
+    """Call one graded function on every public and hidden case; return its record.
+
+    ``report(key, entry)``, if given, is called with each case's entry as soon as it is made.
+    """
     import public_tests
     from resnets_kit import grading
 
@@ -125,20 +132,24 @@ def check_function(name: str, namespace: dict, reference: dict, define_error: st
             function.__kwdefaults__ = namespace[name].__kwdefaults__
         configs = [public_tests.RESNET50_CASE, grading.HIDDEN_RESNET50_CASE]
         for config in configs:
-            record["cases"][public_tests.case_key(config)] = _entry(
+            key = public_tests.case_key(config)
+            record["cases"][key] = _entry(
                 lambda config=config: function(
                     input_shape=tuple(config["input_shape"]), classes=config["classes"]
                 )
             )
+            if report is not None:
+                report(key, record["cases"][key])
     else:
         if name == "identity_block":
             cases = public_tests.IDENTITY_CASES + grading.HIDDEN_IDENTITY_CASES
         else:
             cases = public_tests.CONVOLUTIONAL_CASES + grading.HIDDEN_CONVOLUTIONAL_CASES
         for case in cases:
-            record["cases"][public_tests.case_key(case)] = _entry(
-                lambda case=case: public_tests.build_block(function, case)
-            )
+            key = public_tests.case_key(case)
+            record["cases"][key] = _entry(lambda case=case: public_tests.build_block(function, case))
+            if report is not None:
+                report(key, record["cases"][key])
     return record
 
 
@@ -183,7 +194,13 @@ def main(argv: list[str] | None = None) -> int:
         if name not in check:
             continue
         emit({"start": name, "step": "check"})
-        record = check_function(name, namespace, reference, define_errors.get(name))
+        record = check_function(
+            name,
+            namespace,
+            reference,
+            define_errors.get(name),
+            report=lambda key, entry, name=name: emit({"case": name, "key": key, "entry": entry}),
+        )
         emit({"done": name, "record": record})
     events.close()
     # End now (threads the student's code started must not keep the process alive), with the exit

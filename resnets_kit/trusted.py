@@ -31,13 +31,16 @@ blanks later cells, a printed "All tests passed"). Here a submission is graded i
    reported with the verdict ``tampered``. Without namespaces the sandbox runs as the grader's
    user: it can still reach files the guard does not watch and other processes of that user,
    so grade untrusted submissions as root, in a container, or where user namespaces are on.
-3. **Checks** (``python -I -m resnets_kit.trusted check``, a fresh process that runs no student
-   code): every recorded configuration is validated against an allow-list of built-in Keras
-   layers and operations, rebuilt with ``keras.saving.deserialize_keras_object(...,
-   safe_mode=True)`` and checked by the project's own ``public_tests`` and hidden tests (the
-   same checks and messages as in the notebook; values are recomputed from the rebuilt model
-   with the seeded initializers of the test cases). Test files in the student's folder are never
-   read.
+3. **Checks** (``python -I -m resnets_kit.trusted serve``, a fresh process that runs no student
+   code, started with the sandbox): every recorded configuration is validated against an
+   allow-list of built-in Keras layers and operations, rebuilt with
+   ``keras.saving.deserialize_keras_object(..., safe_mode=True)`` and checked by the project's
+   own ``public_tests`` and hidden tests (the same checks and messages as in the notebook;
+   values are recomputed from the rebuilt model with the seeded initializers of the test
+   cases). Test files in the student's folder are never read. In an isolated sandbox each
+   function's record is checked as soon as the sandbox reports it (the blocks' checks run
+   while it still builds ResNet50); the outcome counts only if the run ends normally with that
+   same record.
 
 Which checks a grade cell runs is read from the cell's code in the project's source notebook
 (:func:`grading_plan`): ``identity_block_test(identity_block, checks="shape")`` or
@@ -52,7 +55,8 @@ cells are not run and keep no output.
 Command line::
 
     python -m resnets_kit.trusted grade NOTEBOOK      # grade one notebook; print each test cell's result
-    python -m resnets_kit.trusted check RECORDS OUT   # the check step (used internally)
+    python -m resnets_kit.trusted check RECORDS OUT   # the check step alone, on saved records
+    python -m resnets_kit.trusted serve FOLDER        # the check process of ``grade`` (internal)
 """
 
 from __future__ import annotations
@@ -73,8 +77,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import nbformat
 
 from resnets_kit import REPO_ROOT
 from resnets_kit.solution import GRADED_FUNCTIONS, SETUP_CELL, SOURCE_NOTEBOOK, solution_sources
@@ -154,6 +156,8 @@ def grading_plan(path: Path = SOURCE_NOTEBOOK) -> dict[str, CellCheck]:
     Raises:
         ValueError: a grade cell calls no test, or in a form :func:`parse_test_cell` cannot read.
     """
+    import nbformat  # here, not at the top: its import takes ~2 s the check process does not need
+
     notebook = nbformat.read(path, as_version=4)
     plan = {}
     for cell in notebook.cells:
@@ -507,12 +511,56 @@ class EventReader:
         return self.events
 
 
+class RecordTracker:
+    """Picks the records out of a sandbox's events, one event at a time.
+
+    The report is written by the process that runs student code: a record counts only when it
+    comes right after the start of that function's own check, for a function this run checks,
+    and only its first one (a forged record is plain data, checked like any other). Case
+    entries reported on the way (``{"case": ...}``) are kept the same way, at most
+    :data:`MAX_CASES` per function.
+    """
+
+    MAX_CASES = 8
+
+    def __init__(self, check: list[str]):
+        self.check = list(check)
+        self.records: dict[str, dict] = {}
+        self.cases: dict[str, dict[str, dict]] = {}
+        self._current = None
+
+    def feed(self, event: dict) -> tuple | None:
+        """Take the next event; return ``("record", name)`` if it brought a new record,
+        ``("case", name, key)`` if it brought a new case entry, else None."""
+        if "start" in event:
+            self._current = (event.get("start"), event.get("step"))
+            return None
+        name = event.get("done", event.get("case"))
+        if not isinstance(name, str) or self._current != (name, "check") or name not in self.check:
+            return None
+        if "done" in event:
+            if name in self.records:
+                return None
+            record = event.get("record")
+            self.records[name] = record if isinstance(record, dict) and record else {}
+            return ("record", name)
+        cases = self.cases.setdefault(name, {})
+        key, entry = event.get("key"), event.get("entry")
+        if name in self.records or not isinstance(key, str) or not isinstance(entry, dict):
+            return None
+        if key in cases or len(cases) >= self.MAX_CASES:
+            return None
+        cases[key] = entry
+        return ("case", name, key)
+
+
 def run_sandbox(
     cells: dict[str, str],
     *,
     step_timeout: float = DEFAULT_STEP_TIMEOUT,
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
     guard: FileGuard | None = None,
+    early: Checker | None = None,
 ) -> SandboxResult:
     """Run a submission's graded cells in the sandbox; return the records and verdicts.
 
@@ -522,6 +570,10 @@ def run_sandbox(
             it on every test case).
         memory_limit: resident-memory limit of the sandbox's process tree, bytes.
         guard: the files to protect (default: :func:`guard_for` without a course).
+        early: a :class:`Checker` that gets each function's record (:meth:`Checker.submit`)
+            and each case's entry (:meth:`Checker.prebuild`) as soon as a sandbox reports it,
+            while it still runs, so that the checks start early. Such a record is provisional:
+            it counts only if it is in the returned ``records``.
 
     Returns:
         A :class:`SandboxResult` with a record or a verdict for every graded function.
@@ -562,12 +614,18 @@ def run_sandbox(
             token = secrets.token_hex(16)
             state = {"limit": time.monotonic() + START_TIMEOUT, "seen": 0}
             reader = EventReader(events_path)
+            tracker = RecordTracker(check)
 
-            def deadline(state=state, reader=reader):
+            def deadline(state=state, reader=reader, tracker=tracker):
                 events = reader.read()
                 for event in events[state["seen"] :]:
                     if "start" in event or "ready" in event:
                         state["limit"] = time.monotonic() + step_timeout
+                    new = tracker.feed(event)
+                    if new and early is not None and new[0] == "record":
+                        early.submit(new[1], tracker.records[new[1]])
+                    elif new and early is not None:
+                        early.prebuild(new[1], tracker.cases[new[1]][new[2]])
                 state["seen"] = len(events)
                 return state["limit"]
 
@@ -589,15 +647,8 @@ def run_sandbox(
                     f"exit status {watched.returncode}, {watched.reason or 'no limit reached'}. "
                     "Check that `python -I -m resnets_kit.sandbox` can import the project as this user."
                 )
-            # The report is written by the process that runs student code: a record counts only
-            # when it comes right after the start of that function's own check (a forged one is
-            # plain data, checked like any other), and only a run that ended normally counts.
-            records, current = {}, None
-            for event in events:
-                if "start" in event:
-                    current = (event.get("start"), event.get("step"))
-                elif "done" in event and current == (event["done"], "check") and event["done"] in check:
-                    records.setdefault(event["done"], event.get("record") or {})
+            deadline()  # the events written since the last poll
+            records = tracker.records  # only a run that ended normally counts
             if watched.returncode == job["finished"] and watched.reason is None:
                 result.records.update(records)
                 missing = [f for f in check if f not in records]
@@ -629,7 +680,8 @@ def run_sandbox(
             result.verdicts[function] = verdict
             result.details[function] = detail
     for name, record in result.records.items():
-        for entry in (record.get("cases") or {}).values():
+        cases = record.get("cases")
+        for entry in cases.values() if isinstance(cases, dict) else ():
             if isinstance(entry, dict) and entry.get("verdict") == "out_of_memory":
                 result.verdicts.setdefault(name, "out_of_memory")
                 result.details.setdefault(name, "raised MemoryError")
@@ -738,6 +790,45 @@ class _Returned:
         self.returned_type = str(type_name)
 
 
+#: Graded functions whose checks look at the model's structure only (layers, shapes, parameter
+#: counts), never at values: their models are rebuilt without weights (:func:`structure_model`).
+STRUCTURE_ONLY = ("ResNet50",)
+_STRUCTURES: dict[str, object] = {}
+
+
+def structure_model(config: dict, *, fallback: bool = False):
+    """A model rebuilt from its configuration without initializing its weights, for checks of
+    structure only. Variables created in a ``keras.StatelessScope`` are left uninitialized:
+    layers, output shapes and parameter counts are all there, without running ~300
+    initializers. The last few are kept by their configuration, so a model rebuilt early from a
+    case's entry (:meth:`Checker.prebuild`) is reused by the check of the final record.
+
+    Args:
+        config: a ``keras.saving.serialize_keras_object`` configuration.
+        fallback: return None instead of raising when it cannot be rebuilt this way.
+
+    Raises:
+        ValueError: the configuration is outside the allow-list (:func:`validate_config`).
+        Exception: whatever deserializing raises (unless ``fallback``).
+    """
+    import keras
+
+    text = json.dumps(config, sort_keys=True)
+    if text not in _STRUCTURES:
+        validate_config(config)
+        try:
+            with keras.StatelessScope():
+                model = keras.saving.deserialize_keras_object(copy.deepcopy(config), safe_mode=True)
+        except Exception:
+            if fallback:
+                return None
+            raise
+        while len(_STRUCTURES) >= 4:
+            _STRUCTURES.pop(next(iter(_STRUCTURES)))
+        _STRUCTURES[text] = model
+    return _STRUCTURES[text]
+
+
 class Rebuilt:
     """What the checks look at, rebuilt from a sandbox record (the interface of
     ``public_tests.FunctionCalls``): models come from their configurations, errors are re-raised
@@ -786,18 +877,21 @@ class Rebuilt:
             raise RecordedError(str(entry["error"]))
         return entry
 
-    def _rebuild(self, key: str, config):
+    def _rebuild(self, key: str, config, *, weights: bool = True):
         from test_utils import RecordedError
 
         if key not in self._models:
             import keras
 
-            config = copy.deepcopy(config)  # deserializing consumes the dicts
             try:
                 validate_config(config)
             except ValueError as err:
                 raise RecordedError(f"ValueError: {err}") from None
-            self._models[key] = keras.saving.deserialize_keras_object(config, safe_mode=True)
+            model = None if weights else structure_model(config, fallback=True)
+            if model is None:
+                # (deepcopy: deserializing consumes the dicts)
+                model = keras.saving.deserialize_keras_object(copy.deepcopy(config), safe_mode=True)
+            self._models[key] = model
         return self._models[key]
 
     def block_model(self, case: dict):
@@ -812,7 +906,8 @@ class Rebuilt:
         entry = self._entry(config)
         if "returned_type" in entry:
             return _Returned(entry["returned_type"])
-        return self._rebuild(case_key(config), entry.get("config"))
+        # The ResNet50 checks compare structure only (layer_summary, count_params): no weights.
+        return self._rebuild(case_key(config), entry.get("config"), weights=False)
 
 
 @dataclass
@@ -871,50 +966,85 @@ def check_records(records: dict[str, dict], plan: dict[str, CellCheck] | None = 
 
 
 def _check_main(records_path: Path, out_path: Path) -> int:
-    """The check process: import TensorFlow and the checks, wait for ``records_path`` to appear
-    (the grader writes it when the sandbox is done), check, write ``out_path``."""
+    """``check RECORDS OUT``: check the records of a JSON file (function name to record), write
+    the outcomes (``grade_id`` to outcome) as JSON."""
+    if not records_path.is_file():
+        raise SystemExit(f"error: {records_path} is not a file")
+    outcomes = check_records(json.loads(records_path.read_text()))
+    out_path.write_text(json.dumps({k: vars(v) for k, v in outcomes.items()}, indent=1))
+    return 0
+
+
+def _write_atomically(path: Path, data) -> None:
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(json.dumps(data))
+    partial.rename(path)
+
+
+def _serve_main(folder: Path) -> int:
+    """The check process (``serve FOLDER``): import TensorFlow and the checks, then check jobs as
+    they come. The grader writes ``plan.json`` (``grade_id`` to :class:`CellCheck` fields), then
+    ``job-0.json``, ``job-1.json``, ...: ``{"function": name, "record": record or null}``,
+    ``{"prebuild": model configuration}`` (see :func:`structure_model`) or ``{"end": true}``.
+    For each function job it writes ``outcome-N.json`` (that function's ``grade_id`` to
+    outcome); at the end job it exits with status 0."""
     from test_utils import import_tensorflow
 
     import_tensorflow()
     import public_tests  # noqa: F401  (imported while the sandbox runs)
     from resnets_kit import grading  # noqa: F401
 
-    plan = grading_plan()
-    while not records_path.exists():
-        time.sleep(0.05)
-    records = json.loads(records_path.read_text())
-    outcomes = check_records(records, plan)
-    partial = out_path.with_suffix(".part")
-    partial.write_text(json.dumps({k: vars(v) for k, v in outcomes.items()}))
-    partial.rename(out_path)
-    return 0
+    plan = {
+        grade_id: CellCheck(c["function"], tuple(c["checks"]) if c["checks"] else None, c["hidden"])
+        for grade_id, c in json.loads((folder / "plan.json").read_text()).items()
+    }
+    number = 0
+    while True:
+        path = folder / f"job-{number}.json"
+        while not path.exists():
+            time.sleep(0.02)
+        job = json.loads(path.read_text())
+        number += 1
+        if job.get("end"):
+            os._exit(0)  # all outcomes are written; skip TensorFlow's teardown (about a second)
+        if "prebuild" in job:
+            with contextlib.suppress(Exception):  # an error shows when the record is checked
+                structure_model(job["prebuild"])
+            continue
+        function = job["function"]
+        records = {function: job["record"]} if job["record"] is not None else {}
+        outcomes = check_records(records, {g: c for g, c in plan.items() if c.function == function})
+        _write_atomically(folder / f"outcome-{number - 1}.json", {k: vars(v) for k, v in outcomes.items()})
 
 
 class Checker:
     """The check process, started before the sandbox so that both start TensorFlow at once.
 
-    :meth:`finish` hands it the sandbox's records and returns the outcomes; :meth:`cancel` stops
-    it. It runs ``python -I -m resnets_kit.trusted check`` (no student code) in a temporary
-    folder, under a memory limit and, once it has the records, :data:`CHECK_TIMEOUT` seconds.
+    :meth:`submit` hands it one function's record as soon as the sandbox reports it (the checks
+    of the blocks then run while the sandbox still builds ResNet50) and :meth:`prebuild` one
+    case's model (ResNet50's public case is rebuilt while the sandbox builds the hidden one);
+    :meth:`finish` hands it the
+    records that count and returns the outcomes, reusing the outcome of a submitted record that
+    is identical to the final one (checks are deterministic: seeded initializers, fixed cases);
+    :meth:`cancel` stops it. It runs ``python -I -m resnets_kit.trusted serve`` (no student code)
+    in a temporary folder, under a memory limit and :data:`CHECK_TIMEOUT` seconds from the last
+    job handed to it.
     """
 
-    def __init__(self, memory_limit: int = DEFAULT_MEMORY_LIMIT):
+    def __init__(self, plan: dict[str, CellCheck], memory_limit: int = DEFAULT_MEMORY_LIMIT):
         import threading
 
+        self.plan = plan
         self._tmp = tempfile.TemporaryDirectory(prefix="resnets-check-")
         self.folder = Path(self._tmp.name)
-        self._limit = time.monotonic() + 24 * 3600.0  # until the records arrive
+        self._limit = time.monotonic() + 24 * 3600.0  # until the first job
         self._watched: list[Watched] = []
+        #: Each job handed over, in order: (function, its record as JSON), or ("", "prebuild") and
+        #: ("", "end").
+        self.jobs: list[tuple[str, str]] = []
+        _write_atomically(self.folder / "plan.json", {g: vars(c) for g, c in plan.items()})
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
-        command = [
-            sys.executable,
-            "-I",
-            "-m",
-            "resnets_kit.trusted",
-            "check",
-            "records.json",
-            "outcomes.json",
-        ]
+        command = [sys.executable, "-I", "-m", "resnets_kit.trusted", "serve", str(self.folder)]
         self._thread = threading.Thread(
             target=lambda: self._watched.append(
                 run_watched(
@@ -925,28 +1055,58 @@ class Checker:
         )
         self._thread.start()
 
+    def _hand_over(self, job: dict) -> int:
+        number = len(self.jobs)
+        kind = "record" if "function" in job else next(iter(job))
+        text = json.dumps(job.get("record"), sort_keys=True) if kind == "record" else kind
+        self.jobs.append((job.get("function", ""), text))
+        self._limit = time.monotonic() + CHECK_TIMEOUT
+        _write_atomically(self.folder / f"job-{number}.json", job)
+        return number
+
+    def submit(self, function: str, record: dict | None) -> None:
+        """Have one function's record checked now (its outcome is used by :meth:`finish` only if
+        the final record is the same)."""
+        self._hand_over({"function": function, "record": record})
+
+    def prebuild(self, function: str, entry: dict) -> None:
+        """Have one case's model rebuilt now, if its checks need no weights (ResNet50's): the
+        check of the final record then finds it ready when the configuration is the same."""
+        prebuilds = sum(job[0] == "" and job[1] == "prebuild" for job in self.jobs)
+        if function in STRUCTURE_ONLY and isinstance(entry.get("config"), dict) and prebuilds < 4:
+            self._hand_over({"prebuild": entry["config"]})
+
     def finish(self, records: dict[str, dict]) -> dict[str, Outcome]:
-        """Give the records; wait for the outcomes (``grade_id`` to :class:`Outcome`).
+        """Give the records that count; wait for the outcomes (``grade_id`` to :class:`Outcome`).
 
         Raises:
             GradingError: the check process failed or broke a limit.
         """
         try:
-            partial = self.folder / "records.part"
-            partial.write_text(json.dumps(records))
-            self._limit = time.monotonic() + CHECK_TIMEOUT
-            partial.rename(self.folder / "records.json")
+            wanted = {}
+            for function in dict.fromkeys(c.function for c in self.plan.values()):
+                text = json.dumps(records.get(function), sort_keys=True)
+                done = [n for n, job in enumerate(self.jobs) if job == (function, text)]
+                wanted[function] = (
+                    done[0]
+                    if done
+                    else self._hand_over({"function": function, "record": records.get(function)})
+                )
+            self._hand_over({"end": True})
             self._thread.join()
             watched = self._watched[0] if self._watched else None
-            out = self.folder / "outcomes.json"
-            if watched is None or watched.returncode != 0 or not out.is_file():
-                code = watched.returncode if watched else None
-                reason = (watched.reason if watched else None) or "no limit reached"
-                raise GradingError(
-                    f"the check step failed (exit status {code}, {reason}); run "
-                    "`python -m resnets_kit.trusted check RECORDS OUT` on the records to see why"
-                )
-            return {k: Outcome(**v) for k, v in json.loads(out.read_text()).items()}
+            outcomes = {}
+            for number in wanted.values():
+                path = self.folder / f"outcome-{number}.json"
+                if watched is None or watched.returncode != 0 or not path.is_file():
+                    code = watched.returncode if watched else None
+                    reason = (watched.reason if watched else None) or "no limit reached"
+                    raise GradingError(
+                        f"the check step failed (exit status {code}, {reason}); run "
+                        "`python -m resnets_kit.trusted check RECORDS OUT` on the records to see why"
+                    )
+                outcomes.update({k: Outcome(**v) for k, v in json.loads(path.read_text()).items()})
+            return {grade_id: outcomes[grade_id] for grade_id in self.plan}
         finally:
             self._tmp.cleanup()
 
@@ -957,14 +1117,18 @@ class Checker:
         self._tmp.cleanup()
 
 
-def run_checks(records: dict[str, dict], memory_limit: int = DEFAULT_MEMORY_LIMIT) -> dict[str, Outcome]:
+def run_checks(
+    records: dict[str, dict],
+    memory_limit: int = DEFAULT_MEMORY_LIMIT,
+    plan: dict[str, CellCheck] | None = None,
+) -> dict[str, Outcome]:
     """Run :func:`check_records` in a fresh process with a time and memory limit, so that a huge
     recorded model cannot harm the grader (see :class:`Checker`).
 
     Raises:
         GradingError: the check process failed or broke a limit.
     """
-    return Checker(memory_limit).finish(records)
+    return Checker(plan or grading_plan(), memory_limit).finish(records)
 
 
 @dataclass
@@ -998,9 +1162,14 @@ def grade_cells(
     """
     plan = grading_plan()
     guard = None if isolation_available() else guard_for(course_root)
-    checker = None if in_process_checks else Checker(memory_limit)
+    checker = None if in_process_checks else Checker(plan, memory_limit)
+    # Records are checked as they come only in an isolated sandbox: without one, student code
+    # could change files the checks read while it still runs (the guard restores them after).
+    early = checker if guard is None else None
     try:
-        sandbox = run_sandbox(cells, step_timeout=step_timeout, memory_limit=memory_limit, guard=guard)
+        sandbox = run_sandbox(
+            cells, step_timeout=step_timeout, memory_limit=memory_limit, guard=guard, early=early
+        )
     except BaseException:
         if checker is not None:
             checker.cancel()
@@ -1028,6 +1197,8 @@ def grade_cells(
 
 def grade_notebook(path: Path, **options) -> Grade:
     """Grade a notebook file (see :func:`grade_cells` for the options)."""
+    import nbformat
+
     notebook = nbformat.read(path, as_version=4)
     return grade_cells(answer_cells(notebook), **options)
 
@@ -1036,6 +1207,8 @@ def grade_notebook(path: Path, **options) -> Grade:
 
 
 def _outputs(outcome: Outcome) -> list:
+    import nbformat
+
     if outcome.passed and not outcome.verdict:
         return [nbformat.v4.new_output("stream", name="stdout", text=outcome.text + "\n")]
     if outcome.passed:  # tampered, but the checks passed on the restored files
@@ -1060,6 +1233,8 @@ def restore_test_cells(notebook, source: Path = SOURCE_NOTEBOOK) -> list[str]:
     (nbgrader's own ``OverwriteCells.add_missing_cells`` fails with ``KeyError: 'grade_id'`` on
     notebooks that also have unlocked cells with nbgrader metadata, as this one does.)
     """
+    import nbformat
+
     present = {c.metadata.get("nbgrader", {}).get("grade_id") for c in notebook.cells}
     missing = [g for g in grading_plan(source) if g not in present]
     if not missing:
@@ -1155,9 +1330,13 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check", help="the check step: records JSON in, outcomes JSON out")
     check.add_argument("records", type=Path)
     check.add_argument("out", type=Path)
+    serve = sub.add_parser("serve", help="the check process of `grade` (used internally)")
+    serve.add_argument("folder", type=Path)
     args = parser.parse_args(argv)
     if args.command == "check":
         return _check_main(args.records, args.out)
+    if args.command == "serve":
+        return _serve_main(args.folder)
     if not args.notebook.is_file():
         parser.error(f"{args.notebook} is not a file")
     result = grade_notebook(

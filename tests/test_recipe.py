@@ -100,3 +100,31 @@ def test_training_after_recalibration_uses_the_layer_momentum(recalibrate_class)
     step = np.abs(after - before)
     assert step.max() > 0
     assert np.all(step < 0.05 * (np.abs(before) + 1.0))  # a 1 % step, not a replacement
+
+
+def test_the_recipe_traces_the_training_step_once(monkeypatch, capsys):
+    """Variables created inside the first training step (Adam's moments, the accuracy metric's
+    counters) make TensorFlow trace it twice; the recipe creates them beforehand."""
+    from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
+
+    from resnets_kit import REPO_ROOT
+    from resnets_kit.solution import load_solution
+
+    traces = []
+    train_step = TensorFlowTrainer.train_step
+
+    def counted(self, data):
+        traces.append(1)  # Python runs this only while TensorFlow traces the step
+        return train_step(self, data)
+
+    monkeypatch.setattr(TensorFlowTrainer, "train_step", counted)
+    monkeypatch.setenv("RESNETS_FAST", "1")  # 64 images, 2 epochs
+    monkeypatch.chdir(REPO_ROOT / "notebooks")
+    namespace = load_solution()
+    cells = _cells_by_id(SOURCE_NOTEBOOK)
+    for name in ("recalibrate", "load-data", "recipe", "fit"):
+        code = "\n".join(line for line in cells[name].splitlines() if not line.startswith("%%"))
+        exec(compile(code, f"<{name}>", "exec"), namespace)
+    assert len(namespace["history"].history["loss"]) == 2
+    assert len(traces) == 1
+    assert "Test accuracy before training: " in capsys.readouterr().out

@@ -187,3 +187,87 @@ def test_test_files_beside_the_grader_are_never_imported(tmp_path, monkeypatch):
     grade = trusted.grade_notebook(REPO_ROOT / "notebooks" / "Residual_Networks.ipynb")  # the blank release
     assert grade.outcomes and not any(o.passed for o in grade.outcomes.values())
     assert all("NotImplementedError" in o.text for o in grade.outcomes.values())
+
+
+def test_the_record_tracker_takes_only_the_first_record_after_the_functions_own_start():
+    tracker = trusted.RecordTracker(["identity_block", "ResNet50"])
+    assert tracker.feed({"done": "identity_block", "record": {"error": "no start"}}) is None
+    tracker.feed({"start": "identity_block", "step": "define"})
+    assert tracker.feed({"done": "identity_block", "record": {"error": "define step"}}) is None
+    tracker.feed({"start": "identity_block", "step": "check"})
+    entry = {"config": {"a": 1}}
+    assert tracker.feed({"case": "identity_block", "key": "k", "entry": entry}) == (
+        "case",
+        "identity_block",
+        "k",
+    )
+    assert tracker.feed({"case": "identity_block", "key": "k", "entry": {"config": {}}}) is None
+    assert tracker.feed({"done": "ResNet50", "record": {"error": "not its turn"}}) is None
+    assert tracker.feed({"done": "identity_block", "record": {"error": None}}) == ("record", "identity_block")
+    assert tracker.feed({"done": "identity_block", "record": {"error": "second"}}) is None
+    assert tracker.records == {"identity_block": {"error": None}}
+    assert tracker.cases == {"identity_block": {"k": entry}}
+    tracker.feed({"start": "ResNet50", "step": "check"})
+    new = [tracker.feed({"case": "ResNet50", "key": str(i), "entry": {}}) for i in range(50)]
+    assert sum(n is not None for n in new) == tracker.MAX_CASES  # a flood of forged cases is cut off
+    tracker.feed({"start": "convolutional_block", "step": "check"})
+    assert tracker.feed({"done": "convolutional_block", "record": {}}) is None  # not checked in this run
+
+
+def test_structure_model_has_the_structure_of_the_rebuilt_model_without_weights(solution_records):
+    from test_utils import layer_summary
+
+    entry = next(iter(solution_records["ResNet50"]["cases"].values()))
+    full = trusted.Rebuilt("ResNet50", solution_records["ResNet50"])._rebuild("k", entry["config"])
+    light = trusted.structure_model(json.loads(json.dumps(entry["config"])))
+    assert layer_summary(light) == layer_summary(full)
+    assert light.count_params() == full.count_params() == 23_600_006
+    assert trusted.structure_model(json.loads(json.dumps(entry["config"]))) is light  # kept
+    bad = json.loads(json.dumps(entry["config"]))
+    bad["config"]["layers"][1]["module"] = "os"
+    with pytest.raises(ValueError, match="grading does not accept"):
+        trusted.structure_model(bad)
+
+
+def test_the_checker_keeps_an_early_outcome_only_for_the_same_final_record(solution_records):
+    wrong = records_of(
+        load_solution(replace={"identity_block": [("Add()([X, X_shortcut])", "Add()([X, X])")]})
+    )
+    checker = trusted.Checker(trusted.grading_plan())
+    checker.submit("identity_block", wrong["identity_block"])  # a run that then did not end normally
+    checker.submit("convolutional_block", solution_records["convolutional_block"])
+    for entry in solution_records["ResNet50"]["cases"].values():
+        checker.prebuild("ResNet50", entry)
+    checker.prebuild("identity_block", next(iter(solution_records["identity_block"]["cases"].values())))
+    outcomes = checker.finish(json.loads(json.dumps(solution_records)))
+    assert all(o.passed for o in outcomes.values()), {g: o.text for g, o in outcomes.items() if not o.passed}
+    assert [f for f, _ in checker.jobs if f] == [
+        "identity_block", "convolutional_block", "identity_block", "ResNet50"
+    ]  # fmt: skip
+    assert [t for f, t in checker.jobs if not f] == ["prebuild", "prebuild", "end"]
+
+
+def test_the_sandbox_hands_records_and_cases_over_as_they_come():
+    class Early:
+        def __init__(self):
+            self.calls = []
+
+        def submit(self, function, record):
+            self.calls.append(("record", function, record))
+
+        def prebuild(self, function, entry):
+            self.calls.append(("case", function, entry))
+
+    sources = solution_sources()
+    early = Early()
+    result = trusted.run_sandbox({name: sources[name] for name in GRADED_FUNCTIONS}, early=early)
+    submitted = {f: r for kind, f, r in early.calls if kind == "record"}
+    assert submitted == result.records and list(submitted) == list(GRADED_FUNCTIONS)
+    cases = [(f, entry) for kind, f, entry in early.calls if kind == "case"]
+    assert [entry for f, entry in cases if f == "ResNet50"] == list(
+        result.records["ResNet50"]["cases"].values()
+    )
+    assert len(cases) == sum(len(r["cases"]) for r in result.records.values())
+    # each case comes before its function's record
+    order = [(kind, f) for kind, f, _ in early.calls]
+    assert order.index(("case", "ResNet50")) < order.index(("record", "ResNet50"))
