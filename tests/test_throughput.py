@@ -133,7 +133,7 @@ def test_summary_ratio_is_paired_per_repeat():
 def test_command_runs_each_framework(tmp_path):
     out = tmp_path / "runs.json"
     done = subprocess.run(
-        [sys.executable, "-m", "resnets_kit.throughput", "--variants", "ours,torch", "--repeats", "1"]
+        [sys.executable, "-m", "resnets_kit.throughput", "--variants", "ours,ours_prebuilt,torch", "--repeats", "1"]
         + ["--n-train", "8", "--json-out", str(out)],
         capture_output=True,
         text=True,
@@ -143,7 +143,7 @@ def test_command_runs_each_framework(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "| ours | 1 |" in done.stdout and "| torch | 1 |" in done.stdout
     runs = json.loads(out.read_text())
-    assert {run["variant"] for run in runs} == {"ours", "torch"}
+    assert {run["variant"] for run in runs} == {"ours", "ours_prebuilt", "torch"}
     assert len({run["params"] for run in runs}) == 1
     assert all(len(run["loss"]) == 2 and np.isfinite(run["loss"]).all() for run in runs)
 
