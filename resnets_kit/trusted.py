@@ -791,17 +791,18 @@ class _Returned:
 
 
 #: Graded functions whose checks look at the model's structure only (layers, shapes, parameter
-#: counts), never at values: their models are rebuilt without weights (:func:`structure_model`).
+#: counts), never at values: their models are rebuilt the faster way (:func:`structure_model`).
 STRUCTURE_ONLY = ("ResNet50",)
 _STRUCTURES: dict[str, object] = {}
 
 
 def structure_model(config: dict, *, fallback: bool = False):
-    """A model rebuilt from its configuration without initializing its weights, for checks of
-    structure only. Variables created in a ``keras.StatelessScope`` are left uninitialized:
-    layers, output shapes and parameter counts are all there, without running ~300
-    initializers. The last few are kept by their configuration, so a model rebuilt early from a
-    case's entry (:meth:`Checker.prebuild`) is reused by the check of the final record.
+    """A model rebuilt from its configuration inside a ``keras.StatelessScope``, for checks of
+    structure only. Variables created in the scope are initialized together when it ends, which
+    takes ResNet50's rebuild from about 1.5 s to about 0.9 s here; layers, output shapes and
+    parameter counts are the same as those of a plain rebuild. The last few are kept by their
+    configuration, so a model rebuilt early from a case's entry (:meth:`Checker.prebuild`) is
+    reused by the check of the final record.
 
     Args:
         config: a ``keras.saving.serialize_keras_object`` configuration.
@@ -906,7 +907,7 @@ class Rebuilt:
         entry = self._entry(config)
         if "returned_type" in entry:
             return _Returned(entry["returned_type"])
-        # The ResNet50 checks compare structure only (layer_summary, count_params): no weights.
+        # The ResNet50 checks compare structure only (layer_summary, count_params).
         return self._rebuild(case_key(config), entry.get("config"), weights=False)
 
 
@@ -1070,7 +1071,7 @@ class Checker:
         self._hand_over({"function": function, "record": record})
 
     def prebuild(self, function: str, entry: dict) -> None:
-        """Have one case's model rebuilt now, if its checks need no weights (ResNet50's): the
+        """Have one case's model rebuilt now, if its checks look at structure only (ResNet50's): the
         check of the final record then finds it ready when the configuration is the same."""
         prebuilds = sum(job[0] == "" and job[1] == "prebuild" for job in self.jobs)
         if function in STRUCTURE_ONLY and isinstance(entry.get("config"), dict) and prebuilds < 4:
