@@ -211,9 +211,50 @@ _ERROR_HINTS = [
         "stride-2 steps (stage 2's convolutional block uses s=1) or pooling with the wrong size.",
     ),
     (
+        "cannot be used as input to a TensorFlow function",
+        "a TensorFlow function (tf.add, tf.nn.relu, ...) was called on a Keras tensor: tf.keras 2 "
+        "allowed it, Keras 3 does not. Use a Keras layer, Add()([X, X_shortcut]) or Activation('relu'), "
+        "or a Keras operation, keras.ops.add or keras.ops.relu.",
+    ),
+    (
         "KerasTensor",
         "use only Keras layers (keras.layers) on the tensors inside the function, not "
         "TensorFlow or NumPy operations.",
+    ),
+    (
+        "required positional argument: 'pool_size'",
+        "in Keras 3 the pooling layers have no default pool size (tf.keras 2 used (2, 2)): give it, "
+        "for example AveragePooling2D((2, 2)).",
+    ),
+    (
+        "Only input tensors may be passed as positional arguments",
+        "Keras 3 takes a layer's `training` argument only by keyword (tf.keras 2 also took it "
+        "positionally): write BatchNormalization(axis=3)(X, training=training).",
+    ),
+    (
+        "has no attribute 'set_learning_phase'",
+        "Keras 3 has no set_learning_phase (tf.keras 2 had): the mode is the `training` argument "
+        "of each call, BatchNormalization(axis=3)(X, training=training).",
+    ),
+    (
+        "has no attribute 'output_shape'",
+        "Keras 3 layers have no output_shape attribute (tf.keras 2 had): use the tensor's shape, X.shape.",
+    ),
+    (
+        "No module named 'keras.",
+        "this module of tf.keras 2 is gone in Keras 3: import layers from keras.layers, for example "
+        "from keras.layers import Add.",
+    ),
+    (
+        "Unrecognized keyword arguments",
+        "a keyword argument that this Keras 3 layer does not take (older Keras spellings such as "
+        "init=, border_mode= or subsample= are gone): use the names of the layer's documentation, "
+        "kernel_initializer=, padding=, strides=.",
+    ),
+    (
+        "too many positional arguments",
+        "a layer received several tensors as separate arguments: Add takes one list of tensors, "
+        "Add()([X, X_shortcut]).",
     ),
 ]
 
@@ -388,10 +429,13 @@ BLOCK_CHECKS = ("shape", "layers", "inference", "training")
 MODEL_CHECKS = ("model", "layers")
 
 
-def _report(test: str, done: list[str]) -> None:
-    """Print the line that says a test passed, naming its checks."""
+def _report(test: str, done: list[str], notes: list[str] = ()) -> None:
+    """Print the line that says a test passed, naming its checks, then one line per note on an
+    equivalent spelling (never a deduction: the checks passed)."""
     count = "the check" if len(done) == 1 else f"all {len(done)} checks"
     print(f"{test}: {count} passed ({'; '.join(done)}).")
+    for note in dict.fromkeys(notes):
+        print(f"    note: {note}.")
 
 
 def _selected(checks, allowed: tuple[str, ...]) -> tuple[str, ...]:
@@ -414,7 +458,8 @@ def _block_test(
     source = _source(target)
     references = references or load_references()
     ref = references[name]
-    done = []
+    done: list[str] = []
+    notes: list[str] = []
 
     if "shape" in checks:
         _check_signature(source.signature(), name, signature)
@@ -445,7 +490,7 @@ def _block_test(
                 lambda case=case: layer_summary(source.block_model(case)),
                 f"builds on a symbolic keras.Input ({case['name']})",
             )
-            compare_summaries(name, ref_case["structure"], received, context, case=case["name"])
+            notes += compare_summaries(name, ref_case["structure"], received, context, case=case["name"])
         done.append(f"layers, one by one ({len(cases)} cases)")
 
     for mode in ("inference", "training"):
@@ -472,7 +517,7 @@ def _block_test(
             compare_values(name, f"values for {case['name']}", ref_case["output"], output, hint)
             done.append(f"values for {case['name']}")
 
-    _report(f"{name}_test{label}", done)
+    _report(f"{name}_test{label}", done, notes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -594,10 +639,11 @@ def ResNet50_test(
             getattr(model, "returned_type", type(model).__name__),
             "end with model = Model(inputs=X_input, outputs=X) and return model.",
         )
-    done = []
+    done: list[str] = []
+    notes: list[str] = []
     if "layers" in checks:
         received = _call(name, lambda: layer_summary(model), "summarises the model")
-        compare_summaries(name, ref["summary"], received, {"model": True})
+        notes = compare_summaries(name, ref["summary"], received, {"model": True})
         done.append(f"{len(received)} layers, one by one")
     if "model" in checks:
         total = model.count_params()
@@ -611,4 +657,4 @@ def ResNet50_test(
                 "compare model.summary() with the specification stage by stage.",
             )
         done.insert(0, f"signature, a keras.Model with {total:,} parameters")
-    _report(f"{name}_test{label}", done)
+    _report(f"{name}_test{label}", done, notes)

@@ -196,13 +196,13 @@ def layer_summary(model) -> list[dict]:
     Each row is a dict with ``layer`` (class name), ``output_shape`` (list, batch axis ``None``),
     ``params`` (int), ``inputs`` (indices of the layers that feed this one, in argument order),
     and per layer type what matters for the assignment: Conv2D ``filters``, ``kernel_size``,
-    ``strides``, ``padding``, ``dilation_rate``, ``activation``, ``initializer``,
+    ``strides``, ``padding``, ``dilation_rate``, ``activation``, ``use_bias``, ``initializer``,
     ``kernel_regularizer`` (``None`` or e.g. ``"L2(l2=0.0001)"``);
     BatchNormalization ``axis``, ``momentum``, ``epsilon`` and ``training`` (the argument it was
     called with); pooling ``pool_size``, ``strides``,
     ``padding``; ZeroPadding2D ``padding``; Activation ``activation`` (a plain ``ReLU`` layer is
     summarised as ``Activation('relu')``); Dense ``units``,
-    ``activation``, ``initializer``, ``kernel_regularizer``. Keras operations on Keras tensors (``X + Y``,
+    ``activation``, ``use_bias``, ``initializer``, ``kernel_regularizer``. Keras operations on Keras tensors (``X + Y``,
     ``keras.ops.add``, ``keras.ops.relu``) appear as the Add and Activation layers they are
     equivalent to. Keras 3 has no ``layer.output_shape``; this uses ``layer.output.shape``.
 
@@ -241,6 +241,7 @@ def layer_summary(model) -> list[dict]:
         for key in _CONFIG_KEYS.get(name, ()):
             row[key] = _plain(config.get(key))
         if name in ("Conv2D", "Dense"):
+            row["use_bias"] = config.get("use_bias")
             row["initializer"] = _initializer(layer)
             row["kernel_regularizer"] = _regularizer(layer)
         if name == "BatchNormalization":
@@ -325,7 +326,14 @@ def _conv_hint(role: str, key: str, expected, received, context: dict) -> str:
     if key == "padding":
         if role == "conv2":
             return "the f x f convolution uses padding='same', so that its output keeps the height and width."
-        return "1x1 convolutions use padding='valid'."
+        if role == "stem_conv":
+            return (
+                "the 7x7 convolution of stage 1 keeps the default padding='valid': the ZeroPadding2D((3, 3)) "
+                "before it already adds the border."
+            )
+        return (
+            "this 1x1 convolution uses padding='valid' (with a 1x1 window, 'same' would add no pixel either)."
+        )
     if key == "initializer":
         return _initializer_hint(expected, received)
     if key == "activation":
@@ -400,6 +408,11 @@ def hint_for(row: dict, key: str, expected, received, context: dict | None = Non
             return hint
     if key == "kernel_regularizer":
         return "the specification has no weight regularization: leave out kernel_regularizer."
+    if key == "use_bias":
+        return (
+            f"this {layer} keeps its bias, Keras's default use_bias=True, as in the specification "
+            "(the parameter count includes it): leave out use_bias."
+        )
     if layer == "Conv2D":
         hint = _conv_hint(role, key, expected, received, context)
         if hint:
@@ -447,7 +460,15 @@ def hint_for(row: dict, key: str, expected, received, context: dict | None = Non
             return "the top layer uses kernel_initializer=glorot_uniform(seed=0)."
     if layer in ("MaxPooling2D", "AveragePooling2D"):
         if role == "avg_pool" and key == "padding":
-            return "AveragePooling2D keeps its default padding='valid': the 2 x 2 windows never reach past the input."
+            size = context.get("input_size")
+            on = f"on its {size[0]} x {size[1]} input " if size else ""
+            return (
+                f"AveragePooling2D keeps its default padding='valid': {on}padding='same' adds a border of "
+                "zeros that the last windows average over (on the 2 x 2 map of a 64 x 64 image it adds "
+                "none, on an odd-sized map it does)."
+            )
+        if key == "padding":
+            return "MaxPooling2D of stage 1 keeps its default padding='valid': MaxPooling2D((3, 3), strides=(2, 2))."
         if role == "avg_pool" and key == "pool_size":
             return "after stage 5 average over 2 x 2 windows: AveragePooling2D((2, 2))."
         if role == "avg_pool":
@@ -757,11 +778,16 @@ def _compare_layer_lists(function, expected, received, exp_classes, rec_classes)
 
 def compare_summaries(
     function: str, expected: list[dict], received: list[dict], context=None, case: str = ""
-) -> None:
+) -> list[str]:
     """Compare a student's per-layer summary with the reference; raise at the first difference.
 
-    Layers are aligned by class name first (so that a missing, extra or misplaced layer is
-    reported as such), then compared attribute by attribute in a fixed order: layer class,
+    Both summaries are first put in a canonical form in which spellings that compute the same
+    function on this case are the same: the received layers are listed in the reference's order
+    when the two graphs have the same shape, whatever order the code created them in and
+    whichever order the operands of an Add come in (:func:`align_to_reference`), and padding
+    'same' that adds no pixel on the layer's input is 'valid' (:func:`canonical_settings`).
+    Then layers are aligned by class name (so that a missing, extra or misplaced layer is
+    reported as such), and compared attribute by attribute in a fixed order: layer class,
     inputs, the per-type settings, output shape, parameter count.
 
     Args:
@@ -772,11 +798,14 @@ def compare_summaries(
             when the rows are those of a whole network).
         case: the test case's name, added to the first line of the message.
 
+    Returns:
+        Notes on the equivalent spellings found (one line each), for the success message.
+
     Raises:
         PublicTestFailure: at the first difference, with expected/received and a hint.
     """
     try:
-        _compare_summaries(function, expected, received, context or {})
+        return _compare_summaries(function, expected, received, context or {})
     except PublicTestFailure as err:
         if not case:
             raise
@@ -788,83 +817,186 @@ def compare_summaries(
 _POSITION_KEYS = ("inputs", "role", "where", "label")
 
 
-def _swapped_adds(expected: list[dict], received: list[dict]) -> list[tuple[int, int]] | None:
-    """The Add layers whose two operands come in the other order than in the reference, when the
-    two graphs are otherwise the same (every layer with the same settings, fed by the same layers).
+# ---------------------------------------------------------------------------------------------
+# The canonical form: spellings that compute the same function compare equal
+# ---------------------------------------------------------------------------------------------
 
-    The graphs are compared from their last layer (the output) back to the input. Keras orders a
-    model's layers by depth, so swapped operands can also change the order of the rows.
+
+def same_padding_adds_nothing(size, window, strides, dilation=(1, 1)) -> bool:
+    """Whether ``padding='same'`` adds no pixel for a window on an input of this height and width,
+    so that it computes exactly what ``padding='valid'`` computes.
+
+    TensorFlow's 'same' pads ``max((ceil(n / s) - 1) * s + (k - 1) * d + 1 - n, 0)`` pixels along
+    an axis of size ``n`` (window ``k``, stride ``s``, dilation ``d``); with no padding, its output
+    is the 'valid' output (a 1x1 window with any stride; a pooling window that tiles the input).
+
+    Args:
+        size: the input's (height, width) in pixels; ``None`` entries (unknown) make it False.
+        window: the (height, width) of the kernel or pooling window.
+        strides: the (vertical, horizontal) strides.
+        dilation: the dilation rates (1 for pooling).
 
     Returns:
-        ``[(reference index, received index), ...]`` of the swapped Add layers (empty when the
-        graphs are the same), or ``None`` when they differ in another way.
+        True when neither axis gets a padding pixel.
     """
-    if not expected or not received:
+    for n, k, s, d in zip(size, window, strides, dilation, strict=False):
+        if not isinstance(n, int) or not all(isinstance(v, int) and v > 0 for v in (k, s, d)):
+            return False
+        if max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0) > 0:
+            return False
+    return True
+
+
+def _input_size(rows: list[dict], row: dict):
+    """(height, width) of the tensor feeding a row, from the output shape of the row before it."""
+    inputs = row.get("inputs") or []
+    if not inputs or not 0 <= inputs[0] < len(rows):
         return None
-    memo: dict[tuple[int, int], str | None] = {}
+    shape = rows[inputs[0]].get("output_shape") or []
+    return tuple(shape[1:3]) if len(shape) == 4 else None
 
-    def settings(row):
-        return {k: v for k, v in row.items() if k not in _POSITION_KEYS}
 
-    def match(i: int, j: int) -> str | None:
-        """``"same"``, ``"swapped"`` (this Add's operands), or None: how the subgraphs ending at
-        reference row i and received row j compare."""
-        if (i, j) not in memo:
-            memo[(i, j)] = None
-            e, r = expected[i], received[j]
-            e_in, r_in = e.get("inputs") or [], r.get("inputs") or []
-            if settings(e) == settings(r) and len(e_in) == len(r_in):
-                same = True
-                for a, b in zip(e_in, r_in, strict=True):  # a loop, not all(): one frame per layer
-                    if not match(a, b):
-                        same = False
-                        break
-                if same:
-                    memo[(i, j)] = "same"
-                elif e["layer"] == "Add" and len(e_in) == 2:
-                    if match(e_in[0], r_in[1]) and match(e_in[1], r_in[0]):
-                        memo[(i, j)] = "swapped"
-        return memo[(i, j)]
+def canonical_settings(rows: list[dict]) -> tuple[list[dict], list[tuple[int, str]]]:
+    """The rows with each setting in a canonical form, and notes on what was rewritten.
 
-    last = (len(expected) - 1, len(received) - 1)
-    try:
-        if not match(*last):
-            return None
-    except RecursionError:  # a graph deeper than any ResNet: no diagnosis
+    Padding 'same' that adds no pixel on the layer's input (:func:`same_padding_adds_nothing`)
+    becomes 'valid'. (Other spellings are already one in the summaries: ``ReLU()`` and
+    ``keras.ops.relu`` are ``Activation('relu')``, ``X + Y`` and ``keras.ops.add`` are ``Add``,
+    integer and tuple sizes are lists, axis -1 is axis 3.)
+
+    Returns:
+        ``(rows, notes)``: new rows (the given ones are unchanged) and ``(index, text)`` notes.
+    """
+    canonical, notes = [], []
+    for i, row in enumerate(rows):
+        row = dict(row)
+        if row.get("padding") == "same":
+            window = row.get("kernel_size") or row.get("pool_size")
+            size = _input_size(rows, row)
+            dilation = row.get("dilation_rate") or [1, 1]
+            if (
+                window
+                and size
+                and same_padding_adds_nothing(size, window, row.get("strides") or window, dilation)
+            ):
+                row["padding"] = "valid"
+                notes.append((i, "here 'same' adds no pixel (a 1x1 window, or windows that tile the input)"))
+        canonical.append(row)
+    return canonical, notes
+
+
+def _structure_keys(rows: list[dict]) -> list[str]:
+    """For each row, a key of the subgraph that ends there: the layer classes and how they are
+    connected, with the operands of an Add (a sum: commutative) in a canonical order. Settings
+    are left out, so that two graphs of the same shape get the same keys whatever they differ in."""
+    import hashlib
+
+    keys: list[str | None] = [None] * len(rows)
+
+    def key(i: int) -> str:
+        todo = [i]
+        while todo:  # iteratively, inputs first: a graph deeper than the recursion limit is fine
+            k = todo[-1]
+            if keys[k] is not None:
+                todo.pop()
+                continue
+            inputs = [j for j in rows[k].get("inputs") or [] if 0 <= j < len(rows)]
+            pending = [j for j in inputs if keys[j] is None and j not in todo]
+            if pending:
+                todo.extend(pending)
+                continue
+            parts = [keys[j] or "?" for j in inputs]
+            if rows[k]["layer"] == "Add":
+                parts.sort()
+            text = f"{rows[k]['layer']}({','.join(parts)};{len(rows[k].get('inputs') or [])})"
+            keys[k] = hashlib.sha1(text.encode()).hexdigest()[:16]
+            todo.pop()
+        return keys[i]
+
+    for i in range(len(rows)):
+        key(i)
+    return keys  # type: ignore[return-value]
+
+
+def align_to_reference(expected: list[dict], received: list[dict]) -> tuple[list[dict], list[str]] | None:
+    """The received rows in the reference's order, when the two graphs have the same shape.
+
+    Keras lists a model's layers in an order that depends on how the code was written (the
+    shortcut built before or after the main path, the operands of an Add in either order). Walking
+    both graphs from their output back to the input, each received layer is paired with the
+    reference layer in the same place; the operands of an Add are paired by what feeds them, not
+    by their order. The received rows are then listed in the reference's order, with ``inputs``
+    renumbered to the reference's indices (an Add's in the reference's order).
+
+    Returns:
+        ``(rows, notes)`` (the notes say what was reordered), or ``None`` when the graphs differ
+        in shape (a layer missing, extra or fed by another tensor): then no pairing is attempted.
+    """
+    if not expected or len(expected) != len(received):
         return None
-    swapped, todo, seen = [], [last], set()
+    e_keys, r_keys = _structure_keys(expected), _structure_keys(received)
+    if e_keys[-1] != r_keys[-1]:
+        return None
+    mapping: dict[int, int] = {}
+    swapped: list[int] = []
+    todo = [(len(expected) - 1, len(received) - 1)]
     while todo:
         i, j = todo.pop()
-        if (i, j) in seen:
+        if i in mapping:
+            if mapping[i] != j:
+                return None
             continue
-        seen.add((i, j))
-        e_in, r_in = expected[i].get("inputs") or [], received[j].get("inputs") or []
-        if memo[(i, j)] == "swapped":
-            swapped.append((i, j))
-            r_in = list(reversed(r_in))
+        mapping[i] = j
+        e_in, r_in = list(expected[i].get("inputs") or []), list(received[j].get("inputs") or [])
+        if len(e_in) != len(r_in):
+            return None
+        if expected[i]["layer"] == "Add" and len(e_in) == 2:
+            straight = [e_keys[a] for a in e_in] == [r_keys[b] for b in r_in]
+            crossed = [e_keys[a] for a in e_in] == [r_keys[b] for b in reversed(r_in)]
+            if crossed and not straight:
+                r_in.reverse()
+                swapped.append(i)
         todo.extend(zip(e_in, r_in, strict=True))
-    return sorted(swapped)
+    if len(mapping) != len(expected) or len(set(mapping.values())) != len(received):
+        return None
+    inverse = {j: i for i, j in mapping.items()}
+    aligned = []
+    for i in range(len(expected)):
+        row = dict(received[mapping[i]])
+        inputs = [inverse.get(k, -1) for k in row.get("inputs") or []]
+        if i in swapped:
+            inputs.reverse()
+        row["inputs"] = inputs
+        aligned.append(row)
+    notes = [
+        f"the notebook writes Add()([X, X_shortcut]); yours adds the same two tensors in the other "
+        f"order (layer {i}, {role_text(expected[i]) or 'Add'}), which computes the same sum"
+        for i in swapped
+    ]
+    if any(mapping[i] != i for i in mapping) and not swapped:
+        notes.append(
+            "your layers are created in another order than the notebook's; they are connected the same way"
+        )
+    return aligned, notes
 
 
-def _compare_summaries(function: str, expected: list[dict], received: list[dict], context: dict) -> None:
-    try:
-        _compare_rows(function, expected, received, context)
-    except PublicTestFailure:
-        swapped = _swapped_adds(expected, received)
-        if not swapped:
-            raise
-        i, _ = swapped[0]
-        row = expected[i]
-        first, second = (role_text(expected[k]) or f"layer {k}" for k in row["inputs"])
-        raise failure(
-            function,
-            "layer settings: inputs",
-            f"layer {i} ({role_text(row)})",
-            f"inputs={row['inputs']!r}: first {first}, then {second}",
-            f"the same two inputs in the other order: first {second}, then {first}",
-            "the operands of the Add are swapped: the notebook adds them in this order, "
-            "Add()([X, X_shortcut]), main path first (the sum is the same, the specification fixes the order).",
-        ) from None
+def _compare_summaries(function: str, expected: list[dict], received: list[dict], context: dict) -> list[str]:
+    """Compare the canonical forms of the two summaries (see :func:`compare_summaries`)."""
+    notes: list[str] = []
+    aligned = align_to_reference(expected, received)
+    if aligned is not None:
+        received, notes = aligned
+    expected, _ = canonical_settings(expected)
+    received, padding_notes = canonical_settings(received)
+    _compare_rows(function, expected, received, context)
+    for index, text in padding_notes:
+        where = role_text(expected[index]) if aligned is not None else ""
+        notes.append(
+            f"the notebook writes padding='valid' at layer {index}"
+            + (f" ({where})" if where else "")
+            + f"; yours, 'same', computes the same: {text}"
+        )
+    return notes
 
 
 def _compare_rows(function: str, expected: list[dict], received: list[dict], context: dict) -> None:
@@ -893,6 +1025,8 @@ def _compare_rows(function: str, expected: list[dict], received: list[dict], con
         for key in keys:
             if exp_row.get(key) != rec_row.get(key):
                 where = f"layer {i} ({role_text(exp_row)})"
+                if key == "padding":
+                    context = dict(context, input_size=_input_size(received, rec_row))
                 hint = hint_for(exp_row, key, exp_row.get(key), rec_row.get(key), context)
                 raise failure(
                     function,

@@ -199,13 +199,6 @@ CATALOGUE: tuple[Mistake, ...] = (
         "a first convolution with kernel f fails 'Wrong values with training=False')",
     ),
     Mistake(
-        "1x1 convolution with padding 'same'",
-        "identity_block",
-        ((CONV3, CONV3.replace("'valid'", "'same'")),),
-        ("'layer settings: padding'", "main path component 3", "1x1 convolutions use padding='valid'"),
-        origin=f"{_COURSE}: numerically the same, passed the block tests and failed the ResNet50 summary",
-    ),
-    Mistake(
         "F1 and F2 swapped",
         "identity_block",
         ((ID_CONV2, ID_CONV2.replace("filters=F2", "filters=F1")),),
@@ -371,12 +364,18 @@ CATALOGUE: tuple[Mistake, ...] = (
         origin=f"{_COURSE}: shortcut from the main-path X fails 'Wrong values when training=False'",
     ),
     Mistake(
-        "Add operands swapped",
-        "convolutional_block",
-        (("Add()([X, X_shortcut])", "Add()([X_shortcut, X])"),),
-        ("'layer settings: inputs'", "the operands of the Add are swapped", "in this order"),
-        origin="the notebook asks for Add()([X, X_shortcut]) in this order; residual code often writes "
-        "x + F(x), e.g. https://github.com/fastai/fastbook/issues/1",
+        "training passed positionally to BatchNorm",
+        "identity_block",
+        ((_BN2, _BN2.replace("(X, training=training)", "(X, training)")),),
+        ("runs", "Only input tensors may be passed as positional arguments", "only by keyword", "tf.keras 2"),
+        origin="tf.keras 2 code: BatchNormalization(axis=3)(X, training) worked there; Keras 3 raises",
+    ),
+    Mistake(
+        "tf.add on Keras tensors",
+        "identity_block",
+        (("X = Add()([X, X_shortcut])", "X = tf.add(X, X_shortcut)"),),
+        ("runs", "TensorFlow function", "tf.keras 2", "keras.ops.add"),
+        origin="tf.keras 2 code: TensorFlow operations on symbolic tensors worked there; Keras 3 raises",
     ),
     # ----------------------------------------------------------------------------------- ResNet50
     Mistake(
@@ -488,11 +487,11 @@ CATALOGUE: tuple[Mistake, ...] = (
         origin="the stage 1 pooling line copied for the top",
     ),
     Mistake(
-        "AveragePooling with padding 'same'",
+        "AveragePooling2D without a pool size",
         "ResNet50",
-        (("AveragePooling2D((2, 2))", "AveragePooling2D((2, 2), padding='same')"),),
-        ("'layer settings: padding'", "AveragePooling2D 2x2", "default padding='valid'"),
-        origin="https://github.com/raghakot/keras-resnet/issues/9",
+        (("AveragePooling2D((2, 2))", "AveragePooling2D()"),),
+        ("builds the model", "pool_size", "no default pool size", "tf.keras 2"),
+        origin="tf.keras 2 code: its pooling layers defaulted to pool_size=(2, 2); Keras 3 requires it",
     ),
     Mistake(
         "AveragePooling 7x7 as in Keras Applications",

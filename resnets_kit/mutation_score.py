@@ -1,8 +1,9 @@
-"""Mutation score of the tests: how many mistakes of the catalogue they catch, and with which message.
+"""Mutation score of the tests: how many mistakes of the catalogue they catch, and with which
+message; and the equivalence score: how many equivalent answers get full marks.
 
 Usage::
 
-    python -m resnets_kit.mutation_score [--only NAME ...]
+    python -m resnets_kit.mutation_score [--only NAME ...] [--table mistakes|equivalences|both]
 
 For each mistake of :data:`resnets_kit.mistakes.CATALOGUE` (a small edit of the reference
 solution), runs the public test of the edited function and, if it passes, the hidden test; then
@@ -17,8 +18,16 @@ one of the texts that name the mistake; the reason and the whole message follow 
 last line is ``mutation score: N/M caught``. The exit status is 0 when every mistake is caught,
 1 otherwise.
 
-The whole catalogue runs in well under a minute on two CPU cores (each ResNet50 mistake builds a
-177-layer model once, or twice when the hidden test runs).
+Then, for each equivalent answer of :data:`resnets_kit.equivalences.CATALOGUE` (a rewriting of
+the reference solution that computes the same function), one row: its name, the function, the
+points the autograder gives it, OK or WRONG, and the note the test prints (or, for an answer that
+differs on some cases only, the message of the cell that shows the difference). An answer is WRONG
+when the autograder takes points in a cell whose case shows no difference, or when the public or
+hidden test fails there. The last line is ``equivalence score: N/M graded as they deserve``. The
+exit status is 0 when both tables are complete, 1 otherwise.
+
+Both catalogues run in a few minutes on two CPU cores (each ResNet50 entry builds a 177-layer
+model once, or twice when the hidden test runs).
 """
 
 from __future__ import annotations
@@ -26,12 +35,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from resnets_kit import equivalences
 from resnets_kit.mistakes import (
     CATALOGUE,
     Mistake,
     cell_points,
     first_failure,
-    get,
     graded_points,
     graded_verdict,
     verdict,
@@ -45,7 +54,7 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def first_line(mistake: Mistake, message: str) -> str:
+def first_line(mistake, message: str) -> str:
     """The first line of a failure message (the check and where it failed) without the function's
     name (the table has a column for it), cut to :data:`_MESSAGE_WIDTH` characters."""
     line = message.split("\n", 1)[0]
@@ -67,28 +76,8 @@ def _row(*cells: str) -> str:
     return "  ".join(padded + list(cells[len(widths) :])).rstrip()
 
 
-def main(argv: list[str] | None = None, catalogue: tuple[Mistake, ...] = CATALOGUE) -> int:
-    """Run the catalogue (or the mistakes named with ``--only``) and print the table and the score.
-
-    Args:
-        argv: the command-line arguments (default: ``sys.argv[1:]``).
-        catalogue: the mistakes to run (default: the whole catalogue).
-
-    Returns:
-        0 when every mistake run is caught as declared, else 1.
-    """
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--only", action="append", metavar="NAME", help="run only this mistake (may be given several times)"
-    )
-    args = parser.parse_args(argv)
-    selected = catalogue
-    if args.only:
-        try:
-            selected = tuple(get(name) for name in args.only)
-        except KeyError as err:
-            parser.error(str(err.args[0]))
-
+def _mistakes_table(selected: tuple[Mistake, ...]) -> int:
+    """Print the mistakes' table and score; return how many were missed."""
     print(_row(*_WIDTHS, "message: the check that failed and where, then the hint"))
     print(_row(*("-" * width for width in _WIDTHS.values()), "-" * 20))
     missed = []
@@ -110,9 +99,91 @@ def main(argv: list[str] | None = None, catalogue: tuple[Mistake, ...] = CATALOG
         print(f"\nMISSED {mistake.name!r} ({mistake.function}, declared {mistake.caught_by}): {problem}")
         if message:
             print("    " + message.replace("\n", "\n    "))
-    caught = len(selected) - len(missed)
-    print(f"\nmutation score: {caught}/{len(selected)} caught")
-    return 0 if not missed else 1
+    print(f"\nmutation score: {len(selected) - len(missed)}/{len(selected)} caught")
+    return len(missed)
+
+
+def _equivalences_table(selected: tuple[equivalences.Equivalent, ...]) -> int:
+    """Print the equivalent answers' table and score; return how many were graded wrongly."""
+    widths = {"equivalent answer": 44, "function": 19, "differs in": 9, "graded": 8, "status": 6}
+    print(
+        "  ".join(h.ljust(w) for h, w in widths.items())
+        + "  what the student reads: the note, or the message of the cell that differs"
+    )
+    print("  ".join("-" * w for w in widths.values()) + "  " + "-" * 20)
+    wrong = []
+    for entry in selected:
+        problem = equivalences.verdict(entry)
+        points, full = equivalences.graded_points(entry)
+        cells = equivalences.graded_cells(entry)
+        failed = [text for grade_id, (passed, text) in cells.items() if not passed]
+        notes = [
+            line.strip()[len("note: ") :]
+            for _, text in cells.values()
+            for line in text.splitlines()
+            if line.strip().startswith("note: ")
+        ]
+        shown = first_line(entry, failed[0]) if failed else (notes[0] if notes else "")
+        differs = "hidden" if entry.differs_in else "-"
+        status = "WRONG" if problem else "OK"
+        cells_text = [entry.name, entry.function, differs, f"{points:g}/{full:g}", status]
+        print(
+            "  ".join(_cut(c, w).ljust(w) for c, w in zip(cells_text, widths.values(), strict=True))
+            + "  "
+            + _cut(shown, _MESSAGE_WIDTH)
+        )
+        if failed:
+            print(" " * (sum(widths.values()) + 2 * len(widths)) + hint_line(failed[0]), flush=True)
+        if problem:
+            wrong.append((entry, problem))
+    for entry, problem in wrong:
+        print(f"\nWRONG {entry.name!r} ({entry.function}): {problem}")
+    print(f"\nequivalence score: {len(selected) - len(wrong)}/{len(selected)} graded as they deserve")
+    return len(wrong)
+
+
+def main(
+    argv: list[str] | None = None,
+    catalogue: tuple[Mistake, ...] = CATALOGUE,
+    equivalents: tuple[equivalences.Equivalent, ...] = equivalences.CATALOGUE,
+) -> int:
+    """Run the catalogues (or the entries named with ``--only``) and print the tables and scores.
+
+    Args:
+        argv: the command-line arguments (default: ``sys.argv[1:]``).
+        catalogue: the mistakes to run (default: the whole catalogue).
+        equivalents: the equivalent answers to run (default: the whole catalogue).
+
+    Returns:
+        0 when every mistake run is caught as declared and every equivalent answer is graded as
+        it deserves, else 1.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--only", action="append", metavar="NAME", help="run only this entry (may be given several times)"
+    )
+    parser.add_argument(
+        "--table", choices=("mistakes", "equivalences", "both"), default="both", help="which table to print"
+    )
+    args = parser.parse_args(argv)
+    mistakes_run = catalogue if args.table != "equivalences" else ()
+    equivalents_run = equivalents if args.table != "mistakes" else ()
+    if args.only:
+        names = set(args.only)
+        known = {m.name for m in catalogue} | {e.name for e in equivalents}
+        unknown = sorted(names - known)
+        if unknown:
+            parser.error(f"no mistake or equivalent answer named {unknown[0]!r}")
+        mistakes_run = tuple(m for m in mistakes_run if m.name in names)
+        equivalents_run = tuple(e for e in equivalents_run if e.name in names)
+    problems = 0
+    if mistakes_run or args.table == "mistakes":
+        problems += _mistakes_table(mistakes_run)
+    if equivalents_run or args.table == "equivalences":
+        if mistakes_run or args.table == "mistakes":
+            print()
+        problems += _equivalences_table(equivalents_run)
+    return 0 if not problems else 1
 
 
 if __name__ == "__main__":
