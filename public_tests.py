@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from test_utils import (
+    RESNET50_PARTS,
     RecordedError,
+    compare_part,
     compare_summaries,
     compare_values,
     failure,
@@ -284,6 +286,16 @@ _MODEL_ERROR_HINTS = [
 ]
 
 
+_BLOCK_ERROR_HINTS = [
+    (
+        "zero or negative",
+        "a convolution's window is larger than its input, with padding 'valid': in a block only the "
+        "f x f convolution has a window larger than 1x1, and it uses padding='same'; the first and "
+        "third convolutions of the main path and the shortcut convolution have kernel_size=1.",
+    ),
+]
+
+
 _ADD_SHAPES = re.compile(r"incompatible shapes\. Received shapes \(([^()]*)\) and \(([^()]*)\)")
 
 
@@ -315,14 +327,24 @@ def _add_shapes_hint(name: str, message: str, cases: list[dict], references: dic
     size, channels = expected[:2], expected[2]
     f, s = case["f"], case.get("s", 1)
     if main[2] != channels and main[:2] == size:
+        filters = list(case["filters"])
+        which = (
+            f" (F{filters.index(main[2]) + 1}, the filters of an earlier component: is the last CONV2D of "
+            "the main path missing, or given another component's filters?)"
+            if main[2] in filters[:2]
+            else ""
+        )
         return (
-            f"the main path ends with {main[2]} channels and the shortcut with {shortcut[2]}: both must "
-            f"end with F3 = {channels} channels; the last CONV2D of the main path has F3 filters."
+            f"the main path ends with {main[2]} channels{which} and the shortcut with {shortcut[2]}: both "
+            f"must end with F3 = {channels} channels; the last CONV2D of the main path has F3 filters."
         )
     if main[:2] != size:
         said = f"the main path comes out with height and width {main[:2]} instead of {size}"
         if all(m > e for m, e in zip(main[:2], size, strict=True)):
-            return f"{said}: the first 1x1 convolution of the main path carries the stride s = {s}."
+            return (
+                f"{said}: the first 1x1 convolution of the main path carries the stride s = {s} (is it "
+                "missing, or without its stride?)."
+            )
         by_padding = f > 1 and all(m == e - (f - 1) for m, e in zip(main[:2], size, strict=True))
         by_stride = any(
             all(m == -(-e // k) for m, e in zip(main[:2], size, strict=True)) for k in range(2, max(size) + 1)
@@ -332,8 +354,24 @@ def _add_shapes_hint(name: str, message: str, cases: list[dict], references: dic
                 f"{said}: it shrank by f - 1 = {f - 1}, as an f x f convolution with padding 'valid' "
                 "does; the f x f convolution keeps the height and width with padding='same'."
             )
+        shrink = {e - m for m, e in zip(main[:2], size, strict=True)}
+        by_window = len(shrink) == 1 and min(shrink) > 0 and not by_padding
+        if by_stride and by_window and name == "identity_block":
+            k = min(shrink) + 1
+            return (
+                f"{said}: a stride shrank it, or a {k} x {k} window with padding 'valid' where the block "
+                "has a 1x1 convolution; every convolution of an identity block has stride 1, and its first "
+                "and third have kernel_size=1."
+            )
         if by_stride and not by_padding and name == "identity_block":
             return f"{said}: a stride shrank it; every convolution of an identity block has stride 1."
+        if by_window:
+            k = min(shrink) + 1
+            return (
+                f"{said}: a stride too many, or a {k} x {k} window with padding 'valid' where the block has "
+                "a 1x1 convolution; only the first 1x1 convolution of the main path carries the stride s, "
+                "and the 1x1 convolutions have kernel_size=1."
+            )
         if by_stride and not by_padding:
             return (
                 f"{said}: a stride too many; only the first 1x1 convolution of the main path carries the "
@@ -349,8 +387,13 @@ def _add_shapes_hint(name: str, message: str, cases: list[dict], references: dic
             "identity block the shortcut is the block's input X itself (saved as X_shortcut before the main path)."
         )
     if shortcut[2] != channels:
+        missing = (
+            " (as many as the block's input: is the shortcut CONV2D missing?)"
+            if shortcut[2] == case["shape"][-1] and shortcut[:2] == tuple(case["shape"][1:3])
+            else ""
+        )
         return (
-            f"the shortcut ends with {shortcut[2]} channels instead of F3 = {channels}: the shortcut "
+            f"the shortcut ends with {shortcut[2]} channels instead of F3 = {channels}{missing}: the shortcut "
             "CONV2D has F3 filters, like the last CONV2D of the main path."
         )
     return (
@@ -377,7 +420,7 @@ def _call(function_name: str, call, check: str):
     except Exception as err:  # a student's function can raise anything
         text = err.text if isinstance(err, RecordedError) else f"{type(err).__name__}: {err}"
         text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # Keras colours its errors
-        hints = (_MODEL_ERROR_HINTS if function_name == "ResNet50" else []) + _ERROR_HINTS
+        hints = (_MODEL_ERROR_HINTS if function_name == "ResNet50" else _BLOCK_ERROR_HINTS) + _ERROR_HINTS
         hint = next(
             (h for pattern, h in hints if pattern in text),
             "read the error above; it comes from your code.",
@@ -594,7 +637,12 @@ def convolutional_block_test(
 
 @quiet_stderr
 def ResNet50_test(
-    target, checks=None, references: dict | None = None, config: dict | None = None, label: str = ""
+    target,
+    checks=None,
+    references: dict | None = None,
+    config: dict | None = None,
+    label: str = "",
+    part: str | None = None,
 ) -> None:
     """Check a student's ``ResNet50(input_shape=(64, 64, 3), classes=6)`` layer by layer.
 
@@ -610,11 +658,17 @@ def ResNet50_test(
         references: the reference outputs (read from ``reference_outputs.json`` when ``None``).
         config: the arguments to build the model with (default :data:`RESNET50_CASE`).
         label: added to the test's name in the line printed on success.
+        part: with ``checks="layers"``, check only the layers of this part of the network (a key
+            of ``test_utils.RESNET50_PARTS``: ``"stages 1 and 2"``, ``"stage 3"``, ``"stage 4"``,
+            ``"stage 5"``, ``"top"``), so that a wrong layer costs the points of its own part;
+            ``None``: all layers.
 
     Raises:
         test_utils.PublicTestFailure: at the first failed check, with expected, received and a hint.
     """
     checks = _selected(checks, MODEL_CHECKS)
+    if part is not None and part not in RESNET50_PARTS:
+        raise ValueError(f"unknown part {part!r}; choose from {list(RESNET50_PARTS)}")
     references = references or load_references()
     ref = references["ResNet50"]
     config = config or RESNET50_CASE
@@ -643,8 +697,12 @@ def ResNet50_test(
     notes: list[str] = []
     if "layers" in checks:
         received = _call(name, lambda: layer_summary(model), "summarises the model")
-        notes = compare_summaries(name, ref["summary"], received, {"model": True})
-        done.append(f"{len(received)} layers, one by one")
+        if part is None:
+            notes = compare_summaries(name, ref["summary"], received, {"model": True})
+            done.append(f"{len(received)} layers, one by one")
+        else:
+            notes = compare_part(name, ref["summary"], received, part, {"model": True})
+            done.append(f"the layers of {part}, one by one")
     if "model" in checks:
         total = model.count_params()
         if total != ref["total_params"]:

@@ -260,7 +260,7 @@ def describe_row(row: dict | None) -> str:
     """A one-line description of a summary row, e.g. ``Conv2D(filters=4, kernel_size=[1, 1], ...)``."""
     if row is None:
         return "no layer here"
-    skip = {"layer", "output_shape", "params", "inputs", "role", "where", "label"}
+    skip = {"layer", "output_shape", "params", "inputs", "role", "where", "label", "index"}
     details = ", ".join(
         f"{k}={v!r}"
         for k, v in row.items()
@@ -573,7 +573,7 @@ def failure(function: str, check: str, where: str, expected, received, hint: str
 
 def _stage_counts(rows: list[dict]) -> Counter:
     """Number of residual blocks (Add layers) per output shape, in the order of the stages."""
-    return Counter(tuple(r["output_shape"]) for r in rows if r["layer"] == "Add")
+    return Counter(tuple(r["output_shape"] or ()) for r in rows if r["layer"] == "Add")
 
 
 _EXTRA_HINTS = {
@@ -717,6 +717,32 @@ def _first_extra(exp_classes, rec_classes, name):
     return [j for j, c in enumerate(rec_classes) if c == name][-1]
 
 
+def _counterpart(expected, exp_classes, rec_classes, j: int) -> dict | None:
+    """The reference row that an alignment of the class sequences pairs with received row ``j``."""
+    matcher = difflib.SequenceMatcher(a=exp_classes, b=rec_classes, autojunk=False)
+    for op, i1, _, j1, j2 in matcher.get_opcodes():
+        if op == "equal" and j1 <= j < j2:
+            return expected[i1 + j - j1]
+    return None
+
+
+def _between(expected, received, exp_classes, rec_classes, j: int) -> str:
+    """Where an extra received layer sits, by the reference layers around it: ``", between A and
+    B"`` (the layer feeding it and the first it feeds), or ``""`` when neither has a counterpart."""
+    inputs = received[j].get("inputs") or []
+    before = _counterpart(expected, exp_classes, rec_classes, inputs[0]) if inputs else None
+    after_index = next(iter(_consumers(received)[j]), None)
+    after = _counterpart(expected, exp_classes, rec_classes, after_index) if after_index is not None else None
+    names = [role_text(r) for r in (before, after) if r is not None and role_text(r)]
+    if len(names) == 2:
+        return f", between {names[0]} and {names[1]}"
+    if names and before is not None:
+        return f", after {names[0]}"
+    if names:
+        return f", before {names[0]}"
+    return ""
+
+
 def _compare_layer_lists(function, expected, received, exp_classes, rec_classes) -> None:
     """Explain why the sequences of layer classes differ: a layer missing, extra, or out of order."""
     exp_counts, rec_counts = Counter(exp_classes), Counter(rec_classes)
@@ -735,7 +761,9 @@ def _compare_layer_lists(function, expected, received, exp_classes, rec_classes)
                     if bare is not None:
                         j, reference = bare
                         conv = (
-                            role_text(reference) if reference else f"layer {j}: {describe_row(received[j])}"
+                            role_text(reference)
+                            if reference
+                            else f"layer {received[j].get('index', j)}: {describe_row(received[j])}"
                         )
                         where += f" ({conv} is not followed by a BatchNorm)"
                         if reference:
@@ -750,15 +778,22 @@ def _compare_layer_lists(function, expected, received, exp_classes, rec_classes)
                 hint = _EXTRA_HINTS.get(
                     name, "your function builds a layer that the specification does not have; remove it."
                 )
-                if name == "Activation":
-                    extra = _extra_activation(received)
-                    if extra is not None:
-                        position, where_hint = extra
-                        hint = f"one activation too many, {where_hint}"
+                activation = _extra_activation(received) if name == "Activation" else None
+                extra = None if activation else _extra_layer(expected, received, name)
+                if activation is not None:
+                    position, where_hint = activation
+                    hint = f"one activation too many, {where_hint}"
+                if extra is not None:
+                    position, between = extra
+                    if between.startswith(", a second"):
+                        hint = f"the same {name} is applied twice in a row here; the specification applies it once."
+                else:
+                    between = _between(expected, received, exp_classes, rec_classes, position)
                 raise failure(
                     function,
                     "layers",
-                    f"the {name} layers (layer {position}: {describe_row(received[position])})",
+                    f"the {name} layers (layer {received[position].get('index', position)}: "
+                    f"{describe_row(received[position])}{between})",
                     f"{n_exp} {name} layers",
                     f"{n_rec} {name} layers",
                     hint,
@@ -769,7 +804,7 @@ def _compare_layer_lists(function, expected, received, exp_classes, rec_classes)
             raise failure(
                 function,
                 "order of the layers",
-                f"layer {i} ({role_text(row)})",
+                f"layer {row.get('index', i)} ({role_text(row)})",
                 describe_row(row),
                 describe_row(received[i]),
                 _order_hint(row),
@@ -782,10 +817,12 @@ def compare_summaries(
     """Compare a student's per-layer summary with the reference; raise at the first difference.
 
     Both summaries are first put in a canonical form in which spellings that compute the same
-    function on this case are the same: the received layers are listed in the reference's order
+    function on this case are the same: a ReLU applied to a ReLU's output is dropped
+    (:func:`collapse_repeated_relus`); the received layers are listed in the reference's order
     when the two graphs have the same shape, whatever order the code created them in and
-    whichever order the operands of an Add come in (:func:`align_to_reference`), and padding
-    'same' that adds no pixel on the layer's input is 'valid' (:func:`canonical_settings`).
+    whichever order the operands of an Add come in (:func:`align_to_reference`); padding 'same'
+    that adds no pixel on the layer's input is 'valid', and a BatchNorm called without
+    ``training`` gets the mode it runs in (:func:`canonical_settings`).
     Then layers are aligned by class name (so that a missing, extra or misplaced layer is
     reported as such), and compared attribute by attribute in a fixed order: layer class,
     inputs, the per-type settings, output shape, parameter count.
@@ -814,7 +851,7 @@ def compare_summaries(
 
 
 #: Row keys that say where a layer sits rather than what it is.
-_POSITION_KEYS = ("inputs", "role", "where", "label")
+_POSITION_KEYS = ("inputs", "role", "where", "label", "index")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -856,18 +893,69 @@ def _input_size(rows: list[dict], row: dict):
     return tuple(shape[1:3]) if len(shape) == 4 else None
 
 
-def canonical_settings(rows: list[dict]) -> tuple[list[dict], list[tuple[int, str]]]:
-    """The rows with each setting in a canonical form, and notes on what was rewritten.
+def _is_relu(row: dict) -> bool:
+    return row.get("layer") == "Activation" and row.get("activation") == "relu"
 
-    Padding 'same' that adds no pixel on the layer's input (:func:`same_padding_adds_nothing`)
-    becomes 'valid'. (Other spellings are already one in the summaries: ``ReLU()`` and
-    ``keras.ops.relu`` are ``Activation('relu')``, ``X + Y`` and ``keras.ops.add`` are ``Add``,
-    integer and tuple sizes are lists, axis -1 is axis 3.)
+
+def collapse_repeated_relus(rows: list[dict]) -> tuple[list[dict], list[str]]:
+    """The rows without a ReLU applied to the output of another ReLU (ReLU(ReLU(x)) = ReLU(x)):
+    whatever it fed takes the first ReLU's output instead, and the indices are renumbered.
 
     Returns:
-        ``(rows, notes)``: new rows (the given ones are unchanged) and ``(index, text)`` notes.
+        ``(rows, notes)``: new rows (the given ones are unchanged) and a note per ReLU removed.
+    """
+    drop = {
+        j: row["inputs"][0]
+        for j, row in enumerate(rows)
+        if _is_relu(row) and len(row.get("inputs") or []) == 1 and _is_relu(rows[row["inputs"][0]])
+    }
+    if not drop:
+        return rows, []
+
+    def source(i: int) -> int:
+        while i in drop:
+            i = drop[i]
+        return i
+
+    kept = [i for i in range(len(rows)) if i not in drop]
+    new_index = {old: new for new, old in enumerate(kept)}
+    collapsed = []
+    for i in kept:
+        row = dict(rows[i])
+        row["inputs"] = [new_index.get(source(k), -1) for k in row.get("inputs") or []]
+        collapsed.append(row)
+    notes = [
+        f"layer {j} applies a ReLU to the output of a ReLU, which changes nothing (ReLU(ReLU(x)) = ReLU(x)); "
+        "the notebook applies it once"
+        for j in sorted(drop)
+    ]
+    return collapsed, notes
+
+
+def canonical_settings(rows: list[dict]) -> tuple[list[dict], list[tuple[int, str, object, str]]]:
+    """The rows with each setting in a canonical form, and notes on what was rewritten.
+
+    - Padding 'same' that adds no pixel on the layer's input (:func:`same_padding_adds_nothing`)
+      becomes 'valid'.
+    - A BatchNorm called without ``training`` runs in the mode of the call that reaches it: in
+      Keras 3 a layer called without ``training`` takes the value of the last layer called before
+      it with one in the same model call (the call context), so after a BatchNorm called with
+      ``training=training`` it follows the same mode. Its ``training`` becomes that value; before
+      any such layer it stays ``"not passed"``.
+
+    (Other spellings are already one in the summaries: ``ReLU()`` and ``keras.ops.relu`` are
+    ``Activation('relu')``, ``X + Y`` and ``keras.ops.add`` are ``Add``, integer and tuple sizes
+    are lists, axis -1 is axis 3.)
+
+    Args:
+        rows: summary rows in the model's order (the order Keras runs them in).
+
+    Returns:
+        ``(rows, notes)``: new rows (the given ones are unchanged) and ``(index, setting, value as
+        written, text)`` notes.
     """
     canonical, notes = [], []
+    mode = None  # the training value set by the last layer called with one
     for i, row in enumerate(rows):
         row = dict(row)
         if row.get("padding") == "same":
@@ -880,7 +968,28 @@ def canonical_settings(rows: list[dict]) -> tuple[list[dict], list[tuple[int, st
                 and same_padding_adds_nothing(size, window, row.get("strides") or window, dilation)
             ):
                 row["padding"] = "valid"
-                notes.append((i, "here 'same' adds no pixel (a 1x1 window, or windows that tile the input)"))
+                notes.append(
+                    (
+                        i,
+                        "padding",
+                        "same",
+                        "here 'same' adds no pixel (a 1x1 window, or windows that tile the input)",
+                    )
+                )
+        if row.get("training") in (True, False):
+            mode = row["training"]
+        elif row.get("training") == "not passed" and mode is not None:
+            row["training"] = mode
+            notes.append(
+                (
+                    i,
+                    "training",
+                    "not passed",
+                    "called without training=training; it computes the same, since in Keras 3 it runs in "
+                    "the mode of the BatchNorm called before it (the call context), but the notebook passes "
+                    "training=training to each BatchNorm, which does not depend on that order",
+                )
+            )
         canonical.append(row)
     return canonical, notes
 
@@ -918,19 +1027,13 @@ def _structure_keys(rows: list[dict]) -> list[str]:
     return keys  # type: ignore[return-value]
 
 
-def align_to_reference(expected: list[dict], received: list[dict]) -> tuple[list[dict], list[str]] | None:
-    """The received rows in the reference's order, when the two graphs have the same shape.
-
-    Keras lists a model's layers in an order that depends on how the code was written (the
-    shortcut built before or after the main path, the operands of an Add in either order). Walking
-    both graphs from their output back to the input, each received layer is paired with the
-    reference layer in the same place; the operands of an Add are paired by what feeds them, not
-    by their order. The received rows are then listed in the reference's order, with ``inputs``
-    renumbered to the reference's indices (an Add's in the reference's order).
+def _pairing(expected: list[dict], received: list[dict]) -> tuple[dict[int, int], list[int]] | None:
+    """Pair each reference row with the received row in the same place of a graph of the same
+    shape, walking both from the output back (see :func:`align_to_reference`).
 
     Returns:
-        ``(rows, notes)`` (the notes say what was reordered), or ``None`` when the graphs differ
-        in shape (a layer missing, extra or fed by another tensor): then no pairing is attempted.
+        ``(reference index -> received index, reference indices of the Add layers whose operands
+        come in the other order)``, or ``None`` when the graphs differ in shape.
     """
     if not expected or len(expected) != len(received):
         return None
@@ -959,6 +1062,60 @@ def align_to_reference(expected: list[dict], received: list[dict]) -> tuple[list
         todo.extend(zip(e_in, r_in, strict=True))
     if len(mapping) != len(expected) or len(set(mapping.values())) != len(received):
         return None
+    return mapping, swapped
+
+
+def _without_row(rows: list[dict], j: int) -> list[dict]:
+    """The rows without row ``j``: what it fed takes its (first) input instead; renumbered."""
+    source = (rows[j].get("inputs") or [-1])[0]
+    reduced = []
+    for i, row in enumerate(rows):
+        if i == j:
+            continue
+        row = dict(row)
+        inputs = [source if k == j else k for k in row.get("inputs") or []]
+        row["inputs"] = [k - 1 if k > j else k for k in inputs]
+        reduced.append(row)
+    return reduced
+
+
+def _extra_layer(expected: list[dict], received: list[dict], name: str) -> tuple[int, str] | None:
+    """A received layer of class ``name`` without which the graph is the reference's, and where it
+    sits (``", a second Conv2D right after main path component 3: ..."``); layers applied to the
+    output of a layer of their own class are tried first."""
+    candidates = [j for j, row in enumerate(received) if row["layer"] == name and row.get("inputs")]
+    candidates.sort(key=lambda j: received[received[j]["inputs"][0]]["layer"] != name)
+    for j in candidates:
+        paired = _pairing(expected, _without_row(received, j))
+        if paired is None:
+            continue
+        inverse = {r: e for e, r in paired[0].items()}
+        k = received[j]["inputs"][0]
+        reference = expected[inverse[k - 1 if k > j else k]]
+        if received[k]["layer"] == name:
+            return j, f", a second {name} right after {role_text(reference)}"
+        return j, f", right after {role_text(reference)}"
+    return None
+
+
+def align_to_reference(expected: list[dict], received: list[dict]) -> tuple[list[dict], list[str]] | None:
+    """The received rows in the reference's order, when the two graphs have the same shape.
+
+    Keras lists a model's layers in an order that depends on how the code was written (the
+    shortcut built before or after the main path, the operands of an Add in either order). Walking
+    both graphs from their output back to the input, each received layer is paired with the
+    reference layer in the same place; the operands of an Add are paired by what feeds them, not
+    by their order. The received rows are then listed in the reference's order, with ``inputs``
+    renumbered to the reference's indices (an Add's in the reference's order).
+
+    Returns:
+        ``(rows, notes)`` (the notes say what was reordered), or ``None`` when the graphs differ
+        in shape (a layer missing, extra or fed by another tensor): then no pairing is attempted.
+    """
+    paired = _pairing(expected, received)
+    if paired is None:
+        return None
+    mapping, swapped = paired
     inverse = {j: i for i, j in mapping.items()}
     aligned = []
     for i in range(len(expected)):
@@ -970,7 +1127,7 @@ def align_to_reference(expected: list[dict], received: list[dict]) -> tuple[list
         aligned.append(row)
     notes = [
         f"the notebook writes Add()([X, X_shortcut]); yours adds the same two tensors in the other "
-        f"order (layer {i}, {role_text(expected[i]) or 'Add'}), which computes the same sum"
+        f"order (layer {expected[i].get('index', i)}, {role_text(expected[i]) or 'Add'}), which computes the same sum"
         for i in swapped
     ]
     if any(mapping[i] != i for i in mapping) and not swapped:
@@ -982,22 +1139,28 @@ def align_to_reference(expected: list[dict], received: list[dict]) -> tuple[list
 
 def _compare_summaries(function: str, expected: list[dict], received: list[dict], context: dict) -> list[str]:
     """Compare the canonical forms of the two summaries (see :func:`compare_summaries`)."""
-    notes: list[str] = []
+    expected, _ = collapse_repeated_relus(expected)
+    received, notes = collapse_repeated_relus(received)
     aligned = align_to_reference(expected, received)
     if aligned is not None:
-        received, notes = aligned
-    written = [row.get("padding") for row in expected]
+        received, order_notes = aligned
+        notes += order_notes
+    written = expected
     expected, _ = canonical_settings(expected)
-    received, padding_notes = canonical_settings(received)
+    received, setting_notes = canonical_settings(received)
     _compare_rows(function, expected, received, context)  # the rows now correspond by index
-    for index, text in padding_notes:
-        if written[index] == "same":  # the notebook writes 'same' here too: nothing to note
+    for index, key, value, text in setting_notes:
+        if written[index].get(key) == value:  # the notebook writes it this way too: nothing to note
             continue
         where = role_text(expected[index]) if aligned is not None else ""
+        if key == "training":
+            shown = expected[index].get("index", index)
+            notes.append(f"layer {shown}" + (f" ({where})" if where else "") + f" is {text}")
+            continue
         notes.append(
-            f"the notebook writes padding='valid' at layer {index}"
+            f"the notebook writes {key}={written[index].get(key)!r} at layer {expected[index].get('index', index)}"
             + (f" ({where})" if where else "")
-            + f"; yours, 'same', computes the same: {text}"
+            + f"; yours, {key}={value!r}, computes the same: {text}"
         )
     return notes
 
@@ -1014,7 +1177,9 @@ def _compare_rows(function: str, expected: list[dict], received: list[dict], con
                         raise failure(
                             function,
                             "number of blocks per stage",
-                            f"the stage with output shape {shape}",
+                            f"the stage with output shape {shape}"
+                            if shape
+                            else f"{context.get('part', 'a stage')}",
                             f"{n} residual blocks (1 convolutional block + {n - 1} identity blocks)",
                             f"{rec_counts.get(shape, 0)} blocks ending with that shape; all stages: {dict(rec_counts)}",
                             "each stage is one convolutional block followed by identity blocks: 2, 3, 5 "
@@ -1023,11 +1188,15 @@ def _compare_rows(function: str, expected: list[dict], received: list[dict], con
                         )
         _compare_layer_lists(function, expected, received, exp_classes, rec_classes)
     for i, (exp_row, rec_row) in enumerate(zip(expected, received, strict=True)):
-        keys = [k for k in exp_row if k not in ("layer", "role", "where", "label", "output_shape", "params")]
+        keys = [
+            k
+            for k in exp_row
+            if k not in ("layer", "role", "where", "label", "index", "output_shape", "params")
+        ]
         keys += ["output_shape", "params"]
         for key in keys:
             if exp_row.get(key) != rec_row.get(key):
-                where = f"layer {i} ({role_text(exp_row)})"
+                where = f"layer {exp_row.get('index', i)} ({role_text(exp_row)})"
                 if key == "padding":
                     context = dict(context, input_size=_input_size(received, rec_row))
                 hint = hint_for(exp_row, key, exp_row.get(key), rec_row.get(key), context)
@@ -1066,3 +1235,115 @@ def compare_values(function: str, check: str, expected, received, hint: str) -> 
             f"{received[bad]:.6g}",
             hint,
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# ResNet50's layers stage by stage: a wrong layer costs the points of its own stage
+# ---------------------------------------------------------------------------------------------
+
+#: The parts of ResNet50 whose layers are graded separately, and the reference ``where`` texts
+#: (their first words) that belong to each.
+RESNET50_PARTS = {
+    "stages 1 and 2": ("stage 1", "stage 2"),
+    "stage 3": ("stage 3",),
+    "stage 4": ("stage 4",),
+    "stage 5": ("stage 5",),
+    "top": ("top",),
+}
+
+
+def reference_part(row: dict) -> str | None:
+    """The part of ResNet50 (a key of :data:`RESNET50_PARTS`) a labelled reference row is in."""
+    stage = (row.get("where") or "").split(",")[0]
+    return next((part for part, stages in RESNET50_PARTS.items() if stage in stages), None)
+
+
+def split_parts(expected: list[dict], received: list[dict]) -> dict[str, list[int]] | None:
+    """The indices of the received rows in each part of ResNet50.
+
+    ResNet50 is graded with the reference blocks, so each block ends with a ReLU fed by an Add,
+    and Keras lists a block's layers together (they lie between the block's input and output).
+    The received rows are cut into the stem (up to the first tensor that feeds two layers: the
+    first block's input), the blocks (each up to its final ReLU), and the top (after the last
+    block). A block belongs to the stage whose reference blocks output as many channels (F3),
+    else to the stage of the block before it.
+
+    Returns:
+        Part name to received row indices, or ``None`` when the rows cannot be cut this way.
+    """
+    consumers = _consumers(received)
+    first_input = next((i for i in range(len(received)) if len(consumers[i]) >= 2), None)
+    ends = [
+        j
+        for j, row in enumerate(received)
+        if row["layer"] == "Activation" and row.get("inputs") and received[row["inputs"][0]]["layer"] == "Add"
+    ]
+    if first_input is None or not ends or ends[0] <= first_input:
+        return None
+    channels = {}
+    for row in expected:
+        if (
+            row["layer"] == "Activation"
+            and row.get("inputs")
+            and expected[row["inputs"][0]]["layer"] == "Add"
+        ):
+            channels.setdefault((row.get("output_shape") or [None])[-1], reference_part(row))
+    parts: dict[str, list[int]] = {part: [] for part in RESNET50_PARTS}
+    parts["stages 1 and 2"] += list(range(first_input + 1))
+    start, current = first_input + 1, "stages 1 and 2"
+    for end in ends:
+        current = channels.get((received[end].get("output_shape") or [None])[-1], current)
+        parts[current] += list(range(start, end + 1))
+        start = end + 1
+    parts["top"] += list(range(start, len(received)))
+    return parts
+
+
+def _part_rows(rows: list[dict], indices: list[int]) -> list[dict]:
+    """The rows of one part as a summary of their own: a first row stands for the tensor that
+    feeds the part (an ``InputLayer`` with that tensor's shape; the model's own input when the
+    part holds it); ``index`` keeps each row's place in the whole model, for the messages."""
+    kept = [i for i in indices if rows[i]["layer"] != "InputLayer"]
+    local = {old: new + 1 for new, old in enumerate(kept)}
+    feeding = sorted({k for i in kept for k in rows[i].get("inputs") or [] if k not in local})
+    first = feeding[0] if feeding else 0
+    part = [dict(rows[first], layer="InputLayer", params=0, inputs=[], index=first)]
+    for key in list(part[0]):
+        if key not in ("layer", "output_shape", "params", "inputs", "index", "where", "label", "role"):
+            del part[0][key]
+    for i in kept:
+        row = dict(rows[i], index=i)
+        row["inputs"] = [local.get(k, 0) for k in rows[i].get("inputs") or []]
+        part.append(row)
+    return part
+
+
+def compare_part(
+    function: str, expected: list[dict], received: list[dict], part: str, context=None
+) -> list[str]:
+    """Compare the layers of one part of ResNet50 (a key of :data:`RESNET50_PARTS`) with the
+    reference, like :func:`compare_summaries` does for the whole model.
+
+    The part is compared as a summary of its own, fed by the tensor that feeds it. When that
+    tensor has another shape than the reference's (an earlier part differs), the output shapes
+    and parameter counts of this part follow from it and are not compared: its layers' own
+    settings and connections are, so that a wrong layer costs the points of its own part only.
+
+    Raises:
+        PublicTestFailure: at the first difference in this part.
+        ValueError: ``part`` is not a part of ResNet50.
+    """
+    if part not in RESNET50_PARTS:
+        raise ValueError(f"unknown part {part!r}; choose from {list(RESNET50_PARTS)}")
+    expected, _ = collapse_repeated_relus(expected)
+    received, notes = collapse_repeated_relus(received)
+    split = split_parts(expected, received)
+    if split is None:  # not cut into blocks: the whole model is this part's business
+        return notes + compare_summaries(function, expected, received, context)
+    ref_indices = [i for i, row in enumerate(expected) if reference_part(row) == part]
+    exp_part = _part_rows(expected, ref_indices)
+    rec_part = _part_rows(received, split[part])
+    if exp_part[0]["output_shape"] != rec_part[0]["output_shape"]:
+        for row in exp_part + rec_part:
+            row["output_shape"], row["params"] = None, None
+    return notes + compare_summaries(function, exp_part, rec_part, dict(context or {}, part=part))

@@ -160,6 +160,23 @@ CATALOGUE: tuple[Equivalent, ...] = (
         "axis=-1 is the channels axis of channels_last data, Keras's default",
     ),
     Equivalent(
+        "a later BatchNorm without training=training",
+        "identity_block",
+        (
+            (
+                f"{CONV3}\n    X = BatchNormalization(axis=3)(X, training=training)",
+                f"{CONV3}\n    X = BatchNormalization(axis=3)(X)",
+            ),
+        ),
+        f"{_COURSE}: a forgotten argument; in Keras 3 the BatchNorm runs in the mode of the one before it",
+    ),
+    Equivalent(
+        "a ReLU applied twice",
+        "identity_block",
+        ((f"{_ADD}\n    {_RELU}", f"{_ADD}\n    {_RELU}\n    {_RELU}"),),
+        "a line pasted twice; ReLU(ReLU(x)) = ReLU(x)",
+    ),
+    Equivalent(
         "the activation given by keyword",
         "identity_block",
         ((f"{_ADD}\n    {_RELU}", f"{_ADD}\n    X = Activation(activation='relu')(X)"),),

@@ -15,7 +15,10 @@ both models: on every case, the output of the model as the block builds it, the 
 parameters, and the BatchNorm moving statistics after that call (momentum shows there). A mutant
 that changes nothing (padding 'same' on a 1x1 convolution) must get full marks; one that changes
 something must lose points, and the structural cells' message must name the layer (by its role,
-as the reference labels it, or by the words the hints use for it) and the setting.
+as the reference labels it, or by the words the hints use for it) and the setting. A mutant whose
+model cannot be built at all (the main path and the shortcut no longer fit at the Add) is
+reported by that error, which tells the setting (a stride, a window with padding 'valid', the
+channels) but not which layer: for those, the setting is required and the layer is not.
 
 Mutations per layer class (the settings that the per-layer summary records):
 
@@ -326,10 +329,15 @@ ROLE_WORDS = {
     "conv2": ("main path component 2", "f x f convolution", "middle convolution"),
     "conv3": ("main path component 3", "last CONV2D of the main path", "third component"),
     "shortcut_conv": ("shortcut: CONV2D", "shortcut CONV2D", "shortcut convolution"),
-    "bn1": ("main path component 1: BatchNorm",),
-    "bn2": ("main path component 2: BatchNorm",),
+    # A missing BatchNorm is named by the CONV2D it should follow.
+    "bn1": ("main path component 1: BatchNorm", "main path component 1: CONV2D 1x1 (F1) is not followed"),
+    "bn2": ("main path component 2: BatchNorm", "(F2) is not followed by a BatchNorm"),
     "bn3": ("main path component 3: BatchNorm", "main path component 3: CONV2D 1x1 (F3) is not followed"),
-    "shortcut_bn": ("shortcut: BatchNorm", "shortcut CONV2D is followed by a BatchNorm"),
+    "shortcut_bn": (
+        "shortcut: BatchNorm",
+        "shortcut CONV2D is followed by a BatchNorm",
+        "(F3) is not followed",
+    ),
     "relu1": ("main path component 1: ReLU", "first two components of the main path"),
     "relu2": ("main path component 2: ReLU", "first two components of the main path"),
     "add": ("Add",),
@@ -386,7 +394,10 @@ def grade(mutant: GeneratedMutant) -> tuple[bool, dict[str, tuple[bool, str]], s
     label = reference_rows(mutant.function)[mutant.index].get("label", "")
     role_words = (label, *ROLE_WORDS.get(mutant.role, ()))
     problems = []
-    if not any(word and word in message for word in role_words):
+    # A mutant whose model cannot be built is reported by its error (incompatible shapes at the
+    # Add): the error says which setting shrank or widened the path, not which layer did.
+    unbuildable = "expected: the function to run without error" in message
+    if not unbuildable and not any(word and word in message for word in role_words):
         problems.append(f"the message does not name the layer ({label})")
     if not any(word in message for word in SETTING_WORDS[mutant.setting]):
         problems.append(f"the message does not name the setting ({mutant.setting})")
@@ -401,9 +412,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="print the message of every mutant")
     args = parser.parse_args(argv)
     mutants = [m for f in args.function or FUNCTIONS for m in generate(f)]
+    return 0 if table(mutants, verbose=args.verbose) == 0 else 1
+
+
+def table(mutants: list[GeneratedMutant], verbose: bool = False) -> int:
+    """Grade the mutants, print one row each and the score line; return how many are graded
+    wrongly (an equivalent one losing points, another not caught or not named)."""
     wrong = []
     counts = {"changed": 0, "equivalent": 0}
-    print(f"{'mutant':78}  {'function':8}  {'graded':6}  status")
+    print(f"{'generated mutant':78}  {'function':8}  {'graded':6}  status")
     for mutant in mutants:
         changed, cells, problem = grade(mutant)
         counts["changed" if changed else "equivalent"] += 1
@@ -412,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         kind = "changes" if changed else "same"
         print(f"{mutant.name[:78]:78}  {kind:8}  {points:6}  {status}", flush=True)
         failed = [text for passed, text in cells.values() if not passed]
-        if failed and (args.verbose or problem):
+        if failed and (verbose or problem):
             print("    " + failed[0].replace("\n", "\n    "))
         if problem:
             wrong.append((mutant, problem))
@@ -420,10 +437,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nWRONG {mutant.name}: {problem}")
     print(
         f"\ngenerated mutants: {len(mutants) - len(wrong)}/{len(mutants)} graded as they deserve "
-        f"({counts['changed']} change the function and are caught with a message naming the layer and "
-        f"the setting; {counts['equivalent']} compute the same and get full marks)"
+        f"({counts['changed']} change the function: caught, with a message naming the layer and the "
+        f"setting; {counts['equivalent']} compute the same: full marks)"
     )
-    return 0 if not wrong else 1
+    return len(wrong)
 
 
 def _points(cells: dict[str, tuple[bool, str]]) -> str:

@@ -114,14 +114,15 @@ CATALOGUE: tuple[Mistake, ...] = (
     Mistake(
         "BatchNorm called without training=training",
         "identity_block",
-        ((_BN2, _BN2.replace("(X, training=training)", "(X)")),),
+        (("(X, training=training)", "(X)"),),
         (
             "'layer settings: training'",
-            "main path component 2: BatchNorm",
+            "main path component 1: BatchNorm",
             "received: training='not passed'",
             "without the training argument",
         ),
-        origin=f"{_COURSE}: passes training=False, fails 'Wrong values with training=True'",
+        origin=f"{_COURSE}: every BatchNorm of the block called as BatchNormalization(axis=3)(X); "
+        "passes training=False, fails 'Wrong values with training=True'",
     ),
     Mistake(
         "BatchNorm on the wrong axis",

@@ -3,7 +3,7 @@ message; and the equivalence score: how many equivalent answers get full marks.
 
 Usage::
 
-    python -m resnets_kit.mutation_score [--only NAME ...] [--table mistakes|equivalences|both]
+    python -m resnets_kit.mutation_score [--only NAME ...] [--table mistakes|equivalences|generated|both|all]
 
 For each mistake of :data:`resnets_kit.mistakes.CATALOGUE` (a small edit of the reference
 solution), runs the public test of the edited function and, if it passes, the hidden test; then
@@ -23,8 +23,11 @@ the reference solution that computes the same function), one row: its name, the 
 points the autograder gives it, OK or WRONG, and the note the test prints (or, for an answer that
 differs on some cases only, the message of the cell that shows the difference). An answer is WRONG
 when the autograder takes points in a cell whose case shows no difference, or when the public or
-hidden test fails there. The last line is ``equivalence score: N/M graded as they deserve``. The
-exit status is 0 when both tables are complete, 1 otherwise.
+hidden test fails there. The last line is ``equivalence score: N/M graded as they deserve``.
+
+Last (``--table all``, the default, without ``--only``), the mutants generated mechanically from
+the reference blocks (:mod:`resnets_kit.generated_mutants`), with the line ``generated mutants:
+N/M graded as they deserve``. The exit status is 0 when every table is complete, 1 otherwise.
 
 Both catalogues run in a few minutes on two CPU cores (each ResNet50 entry builds a 177-layer
 model once, or twice when the hidden test runs).
@@ -163,11 +166,15 @@ def main(
         "--only", action="append", metavar="NAME", help="run only this entry (may be given several times)"
     )
     parser.add_argument(
-        "--table", choices=("mistakes", "equivalences", "both"), default="both", help="which table to print"
+        "--table",
+        choices=("mistakes", "equivalences", "generated", "both", "all"),
+        default="all",
+        help="which tables to print: both = mistakes and equivalences; all = those and the generated mutants",
     )
     args = parser.parse_args(argv)
-    mistakes_run = catalogue if args.table != "equivalences" else ()
-    equivalents_run = equivalents if args.table != "mistakes" else ()
+    mistakes_run = catalogue if args.table in ("mistakes", "both", "all") else ()
+    equivalents_run = equivalents if args.table in ("equivalences", "both", "all") else ()
+    generated_run = args.table in ("generated", "all") and not args.only
     if args.only:
         names = set(args.only)
         known = {m.name for m in catalogue} | {e.name for e in equivalents}
@@ -183,6 +190,13 @@ def main(
         if mistakes_run or args.table == "mistakes":
             print()
         problems += _equivalences_table(equivalents_run)
+    if generated_run:
+        from resnets_kit import generated_mutants
+
+        print()
+        problems += generated_mutants.table(
+            [m for f in generated_mutants.FUNCTIONS for m in generated_mutants.generate(f)]
+        )
     return 0 if not problems else 1
 
 

@@ -117,13 +117,16 @@ class CellCheck:
     function: str
     checks: tuple[str, ...] | None
     hidden: bool
+    part: str | None = None
 
 
 def parse_test_cell(source: str) -> CellCheck | None:
     """Read which checks a test cell runs from its code, or None if it calls no test.
 
-    Recognised calls: ``<function>_test(<function>, checks=...)`` (``checks`` a string literal or
-    a list or tuple of them; absent: all checks) and ``hidden_test("<function>", <function>)``.
+    Recognised calls: ``<function>_test(<function>, checks=..., part=...)`` (``checks`` a string
+    literal or a list or tuple of them; absent: all checks; ``part``, for ResNet50, a string
+    literal naming the part of the network whose layers are checked) and
+    ``hidden_test("<function>", <function>)``.
 
     Raises:
         ValueError: the cell calls a test in another form.
@@ -141,12 +144,14 @@ def parse_test_cell(source: str) -> CellCheck | None:
                 raise ValueError("hidden_test must be called with the function's name as a literal")
             return CellCheck(node.args[0].value, None, True)
         if name.endswith("_test") and name[: -len("_test")] in GRADED_FUNCTIONS:
-            checks = None
+            checks, part = None, None
             for keyword in node.keywords:
                 if keyword.arg == "checks":
                     value = ast.literal_eval(keyword.value)
                     checks = (value,) if isinstance(value, str) else tuple(value)
-            return CellCheck(name[: -len("_test")], checks, False)
+                if keyword.arg == "part":
+                    part = ast.literal_eval(keyword.value)
+            return CellCheck(name[: -len("_test")], checks, False, part)
     return None
 
 
@@ -954,6 +959,8 @@ def check_records(records: dict[str, dict], plan: dict[str, CellCheck] | None = 
             with contextlib.redirect_stdout(printed):
                 if cell.hidden:
                     grading.hidden_test(cell.function, target)
+                elif cell.part is not None:
+                    tests[cell.function](target, checks=cell.checks, part=cell.part)
                 else:
                     tests[cell.function](target, checks=cell.checks)
             outcomes[grade_id] = Outcome(True, printed.getvalue().strip())

@@ -15,6 +15,7 @@ from resnets_kit.solution import GRADED_FUNCTIONS, solution_sources
 from test_utils import (
     align_to_reference,
     canonical_settings,
+    collapse_repeated_relus,
     compare_summaries,
     layer_summary,
     same_padding_adds_nothing,
@@ -156,5 +157,59 @@ def test_canonical_settings_keep_padding_that_adds_pixels():
     ]
     canonical, notes = canonical_settings(rows)
     assert [r.get("padding") for r in canonical] == [None, "same", None, "valid"]
-    assert [i for i, _ in notes] == [3]
+    assert [note[0] for note in notes] == [3]
     assert rows[3]["padding"] == "same"  # the given rows are unchanged
+
+
+def test_a_relu_of_a_relu_is_dropped_and_what_it_fed_is_renumbered():
+    relu = {"layer": "Activation", "activation": "relu"}
+    rows = [
+        {"layer": "InputLayer", "inputs": []},
+        dict(relu, inputs=[0]),
+        dict(relu, inputs=[1]),
+        dict(relu, inputs=[2]),
+        {"layer": "Add", "inputs": [3, 0]},
+    ]
+    collapsed, notes = collapse_repeated_relus(rows)
+    assert [r["layer"] for r in collapsed] == ["InputLayer", "Activation", "Add"]
+    assert collapsed[2]["inputs"] == [1, 0]
+    assert len(notes) == 2
+    tanh = [rows[0], {"layer": "Activation", "activation": "tanh", "inputs": [0]}, dict(relu, inputs=[1])]
+    assert collapse_repeated_relus(tanh) == (tanh, [])
+
+
+def test_a_batchnorm_without_training_takes_the_mode_of_the_one_before():
+    bn = {"layer": "BatchNormalization", "inputs": [0]}
+    rows = [
+        dict(bn, training="not passed"),
+        dict(bn, training=True),
+        dict(bn, training="not passed"),
+        dict(bn, training=False),
+        dict(bn, training="not passed"),
+    ]
+    canonical, notes = canonical_settings(rows)
+    assert [r["training"] for r in canonical] == ["not passed", True, True, False, False]
+    assert [note[:3] for note in notes] == [(2, "training", "not passed"), (4, "training", "not passed")]
+
+
+def test_the_call_context_rule_is_what_keras_does():
+    # A block whose second BatchNorm is called without training: in Keras 3 it runs in the mode of
+    # the first, so its outputs equal those of the block that passes training to both.
+    import keras
+
+    def block(second):
+        X = keras.Input((4, 4, 3))
+        Y = keras.layers.BatchNormalization(axis=3)(keras.layers.Conv2D(3, 1)(X), training=True)
+        Y = keras.layers.Conv2D(3, 1)(Y)
+        Y = keras.layers.BatchNormalization(axis=3)(Y, **second)
+        return keras.Model(X, Y)
+
+    x = np.random.default_rng(1).normal(size=(2, 4, 4, 3)).astype("float32")
+    keras.utils.set_random_seed(0)
+    passed = np.asarray(block({"training": True})(x))
+    keras.utils.set_random_seed(0)
+    inherited = np.asarray(block({})(x))
+    keras.utils.set_random_seed(0)
+    inference = np.asarray(block({"training": False})(x))
+    assert np.allclose(passed, inherited)
+    assert not np.allclose(passed, inference)

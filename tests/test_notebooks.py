@@ -74,7 +74,7 @@ def test_source_notebook_runs_end_to_end(tmp_path):
         if c.cell_type == "code"
     }
     graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    assert len(graded) == 13
+    assert len(graded) == 17
     for cell in graded:
         assert "passed (" in run_notebook.cell_text(cell), cell.metadata["nbgrader"]["grade_id"]
     assert "23,600,006 parameters | keras.applications.ResNet50: 23,600,006" in text["resnet-applications"]

@@ -133,7 +133,15 @@ def test_summary_ratio_is_paired_per_repeat():
 def test_command_runs_each_framework(tmp_path):
     out = tmp_path / "runs.json"
     done = subprocess.run(
-        [sys.executable, "-m", "resnets_kit.throughput", "--variants", "ours,ours_prebuilt,torch", "--repeats", "1"]
+        [
+            sys.executable,
+            "-m",
+            "resnets_kit.throughput",
+            "--variants",
+            "ours,ours_prebuilt,torch",
+            "--repeats",
+            "1",
+        ]
         + ["--n-train", "8", "--json-out", str(out)],
         capture_output=True,
         text=True,

@@ -25,11 +25,12 @@ def solution_records():
     return records_of(load_solution())
 
 
-def test_plan_reads_the_13_test_cells_from_the_source_notebook():
+def test_plan_reads_the_17_test_cells_from_the_source_notebook():
     plan = trusted.grading_plan()
-    assert len(plan) == 13
+    assert len(plan) == 17
     assert plan["identity_block_shape"] == trusted.CellCheck("identity_block", ("shape",), False)
     assert plan["ResNet50_hidden"] == trusted.CellCheck("ResNet50", None, True)
+    assert plan["ResNet50_layers_stage_4"] == trusted.CellCheck("ResNet50", ("layers",), False, "stage 4")
     assert {c.function for c in plan.values()} == set(GRADED_FUNCTIONS)
 
 
@@ -37,6 +38,7 @@ def test_parse_test_cell_forms():
     parse = trusted.parse_test_cell
     assert parse("identity_block_test(identity_block)") == trusted.CellCheck("identity_block", None, False)
     assert parse('ResNet50_test(ResNet50, checks=["model", "layers"])').checks == ("model", "layers")
+    assert parse('ResNet50_test(ResNet50, checks="layers", part="top")').part == "top"
     assert parse("x = 1") is None
     with pytest.raises(ValueError, match="literal"):
         parse("hidden_test(name, f)")
@@ -175,7 +177,7 @@ def test_guard_restores_changed_files_and_removes_new_ones(tmp_path):
 def test_command_line_grades_the_solution(capsys):
     assert trusted.main(["grade", str(REPO_ROOT / "notebooks" / "Residual_Networks_solution.ipynb")]) == 0
     out = capsys.readouterr().out
-    assert out.count(": pass") == 13 and "verdicts: none" in out
+    assert out.count(": pass") == 17 and "verdicts: none" in out
 
 
 def test_test_files_beside_the_grader_are_never_imported(tmp_path, monkeypatch):
