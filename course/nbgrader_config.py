@@ -50,6 +50,31 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties,
     CheckCellMetadata,
 ]
+
+# Before nbgrader checks a submission's cell metadata, NormalizeSubmission (resnets_kit/normalize.py)
+# leaves one cell per grade_id: a student who copied and pasted a cell (a test cell, or the answer
+# cell to try a variant) otherwise fails autograde as a whole with "nbgrader update ." (nbgrader's
+# DeduplicateIds leaves empty metadata that CheckCellMetadata rejects). Of an answer cell's copies
+# the last one that runs is graded, of other cells the first is kept; the others become plain
+# cells, and a note above each copy says so in the autograded notebook and the feedback. It runs
+# after ClearOutput (its notes are cells, not outputs); the rest is nbgrader's default sanitize.
+from nbgrader.preprocessors import (  # noqa: E402
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteCells,
+    OverwriteKernelspec,
+)
+
+from resnets_kit.normalize import NormalizeSubmission  # noqa: E402
+
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput,
+    NormalizeSubmission,
+    DeduplicateIds,
+    OverwriteKernelspec,
+    OverwriteCells,
+    CheckCellMetadata,
+]
 # Limits of the sandbox: wall time per graded function (seconds) and memory (MiB).
 c.TrustedGrade.step_timeout = 60
 c.TrustedGrade.memory_limit_mb = 4096

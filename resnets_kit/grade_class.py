@@ -54,7 +54,10 @@ Each student gets one status:
   a cluster: or the workers grading it kept dying);
 - ``tampered``: the sandbox changed files the grading relies on (only possible where the sandbox
   has no namespaces of its own); they were restored and the checks ran on the restored files;
-- ``invalid``: the file is not a notebook that nbformat can read and validate; it is not run;
+- ``invalid``: the file is not a notebook that nbformat can read and validate, or none of its
+  cells is one of the graded answer cells (another notebook, or answers copied into a new one);
+  it is not run, the detail says what to do, and the student's feedback page says why
+  (:func:`submission_problem`);
 - ``missing``: a student of ``--roster`` with no submission (or, in nbgrader's layout, a student
   folder without the notebook).
 
@@ -65,13 +68,21 @@ with an error output scores 0), so the honest parts of a submission keep their p
 another function did. The maximum is the total points of the grade cells of the course's source
 notebook; test cells a student deleted are added back and graded.
 
+Notebooks as students leave them are graded: copied cells (the course's
+:class:`resnets_kit.normalize.NormalizeSubmission` keeps the last copy of an answer cell that runs
+and the first copy of any other cell, and notes it in the autograded notebook, the feedback and
+this command's output), cells added, moved or deleted (deleted test cells are added back), outputs
+and execution counts, nbformat 4.4 (no cell ids), Windows line endings, and the metadata that
+Notebook 7, JupyterLab or VS Code add.
+
 Feedback: ``nbgrader generate_feedback`` runs once for the students of this batch that have an
 autograded notebook (``graded`` and most ``timeout`` ones; other students of the course are left
 out with ``--CourseDirectory.student_id_exclude``), then once per student whose feedback is still
 missing; each HTML is copied to ``--feedback-dir/<student_id>.html`` (default: ``feedback/``
-beside the CSV). The course's ``HideHiddenTests`` preprocessor (:mod:`resnets_kit.feedback`)
-keeps hidden tests out of it. nbgrader's output for each student is written to ``logs/`` beside
-the CSV.
+beside the CSV). An ``invalid`` submission gets a page of its own there that says why it was not
+graded and what to do (:func:`problem_feedback`). The course's ``HideHiddenTests``
+preprocessor (:mod:`resnets_kit.feedback`) keeps hidden tests out of it. nbgrader's output for
+each student is written to ``logs/`` beside the CSV (for an ``invalid`` one: why, and what to do).
 
 The CSV (``--out``, default ``grades.csv``) has one row per student, sorted by student id, with
 the columns ``student_id, status, score, max_score`` and one per graded function (the points of
@@ -89,6 +100,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import html
 import os
 import re
 import shutil
@@ -132,7 +144,8 @@ class Result:
         student_id: the student's id.
         status: one of :data:`STATUSES`.
         scores: points per grade cell (``grade_id`` to points) recorded for the student.
-        detail: a short explanation for statuses other than ``graded``.
+        detail: a short explanation for statuses other than ``graded``; for ``graded``, the
+            copied cells of the notebook and which copy counted (or empty).
         seconds: wall time of the student's autograde (0 when not run).
         autograded: whether nbgrader wrote the student's autograded notebook.
     """
@@ -254,22 +267,134 @@ def _check_student_id(student_id: str, path: Path) -> None:
         )
 
 
-def notebook_problem(path: Path) -> str:
-    """Why a file cannot be graded as a notebook, if it cannot.
+@dataclass(frozen=True)
+class Problem:
+    """Why a submission cannot be graded, and what the instructor and the student can do.
+
+    Attributes:
+        reason: what is wrong, in one line; it may quote the file (escape it before putting it
+            in HTML).
+        action: what the instructor can do about it.
+        advice: what the student can do about it (shown in their feedback).
+    """
+
+    reason: str
+    action: str
+    advice: str
+
+    def detail(self) -> str:
+        """The line of the summary and of the student's log: the reason, then the action."""
+        return f"{self.reason}; {self.action}"
+
+
+def submission_problem(path: Path) -> Problem | None:
+    """Why a submitted file cannot be graded as the assignment's notebook, if it cannot.
+
+    A file cannot be graded when nbformat cannot read and validate it as a notebook (not JSON,
+    truncated, not a notebook, an unknown nbformat version), or when none of its cells is one of
+    the graded answer cells (no cell carries the nbgrader ``grade_id`` of
+    :data:`~resnets_kit.solution.GRADED_FUNCTIONS` with ``solution`` set: another notebook, or the
+    answers copied into a new notebook, which loses the cells' metadata). Everything else is
+    graded: copied cells, cells added, moved or deleted, outputs, older nbformat versions, other
+    line endings and other editors' metadata (see :mod:`resnets_kit.normalize`); an answer cell
+    whose type was changed is turned back into a code cell by nbgrader and graded.
 
     Args:
         path: the submitted file.
 
     Returns:
-        An empty string for a notebook that nbformat reads and validates, else the reason.
+        None for a notebook that can be graded, else the :class:`Problem`.
     """
     try:
         notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)
     except Exception as error:  # nbformat raises JSON, validation, encoding and OS errors
         message = str(error).strip().splitlines()
-        return f"not a valid notebook: {type(error).__name__}: {message[0] if message else ''}"
-    return ""
+        return Problem(
+            f"not a valid notebook: {type(error).__name__}: {message[0] if message else ''}",
+            "open the file to see what it is (empty, cut short, another kind of file, or a notebook "
+            "broken by editing it as text) and ask the student to submit the notebook again",
+            "Your file could not be read as a Jupyter notebook. Open it in Jupyter to check that it "
+            f"is your {NOTEBOOK_NAME}, save it (File > Save Notebook), and submit that .ipynb file "
+            "again, without editing it in a text editor.",
+        )
+    answers = set()
+    for cell in notebook.cells:
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if isinstance(meta, dict) and meta.get("solution") and meta.get("grade_id") in GRADED_FUNCTIONS:
+            answers.add(meta["grade_id"])
+    if not answers:
+        names = ", ".join(GRADED_FUNCTIONS)
+        return Problem(
+            f"none of the answer cells ({names}) is in the notebook: no cell has their nbgrader "
+            "metadata",
+            "it is another notebook, or the answers were copied into a new notebook (which loses the "
+            "cells' metadata); ask the student to paste their answers into the answer cells of the "
+            f"released {NOTEBOOK_NAME} and submit it, or do so yourself in a copy of the released "
+            "notebook and grade that copy",
+            f"Your notebook has none of the assignment's answer cells ({names}): it may be another "
+            "notebook, or your code was copied into a new notebook, whose cells the grader does not "
+            f"recognize. Paste your answers into the answer cells of the {NOTEBOOK_NAME} you were "
+            "given (download it again if needed), check it with its tests, and submit that notebook.",
+        )
+    return None
+
+
+def notebook_problem(path: Path) -> str:
+    """Why a file cannot be graded as the assignment's notebook, if it cannot.
+
+    Args:
+        path: the submitted file.
+
+    Returns:
+        An empty string for a notebook that can be graded, else the reason and what to do
+        (:meth:`Problem.detail` of :func:`submission_problem`).
+    """
+    problem = submission_problem(path)
+    return problem.detail() if problem else ""
+
+
+def problem_feedback(student_id: str, problem: Problem) -> str:
+    """The feedback page of a submission that could not be graded.
+
+    Args:
+        student_id: the student's id.
+        problem: why it could not be graded.
+
+    Returns:
+        A small standalone HTML page that says the notebook was not graded, why and what to do;
+        every text that can come from the submission is escaped.
+    """
+    esc = html.escape
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<title>Feedback: {esc(ASSIGNMENT)}, {esc(student_id)}</title>\n"
+        "<style>body{font-family:sans-serif;max-width:48em;margin:2em auto;line-height:1.5}"
+        ".reason{background:#fdecea;border-left:4px solid #c62828;padding:.5em 1em}</style>\n"
+        "</head>\n<body>\n"
+        f"<h1>Assignment {esc(ASSIGNMENT)}: not graded</h1>\n"
+        f"<p>Student: {esc(student_id)}</p>\n"
+        f"<p>Your submission could not be graded, so it has no score yet (0 of the points).</p>\n"
+        f"<p class=\"reason\">{esc(problem.reason)}</p>\n"
+        f"<p><strong>What to do:</strong> {esc(problem.advice)}</p>\n"
+        "</body>\n</html>\n"
+    )
+
+
+def duplicate_notes(path: Path) -> list[str]:
+    """What grading does with the copied nbgrader cells of a submission, one line per copied cell.
+
+    Args:
+        path: a submitted notebook that :func:`submission_problem` accepts.
+
+    Returns:
+        :meth:`resnets_kit.normalize.DuplicateCells.describe` of each ``grade_id`` several cells
+        share (empty when none does).
+    """
+    from resnets_kit.normalize import resolve_duplicates
+
+    notebook = nbformat.read(path, as_version=4)
+    return [duplicate.describe() for duplicate in resolve_duplicates(notebook, notes=False)]
 
 
 # --- Course -------------------------------------------------------------------------------------
@@ -631,7 +756,8 @@ def summary(results: list[Result], wall: float) -> str:
 
     Returns:
         Lines with the students per status, the wall time, the seconds per graded submission, and
-        one line per student whose status is not ``graded``.
+        one line per student whose status is not ``graded`` or whose result has a detail (a
+        graded notebook with copied cells: which copy was graded).
     """
     counts = Counter(result.status for result in results)
     run = [result for result in results if result.seconds > 0]
@@ -641,7 +767,7 @@ def summary(results: list[Result], wall: float) -> str:
         f"wall time {wall:.1f} s; {len(run)} submissions autograded, {per:.1f} s per submission",
     ]
     for result in sorted(results, key=lambda r: r.student_id):
-        if result.status != "graded":
+        if result.status != "graded" or result.detail:
             lines.append(f"  {result.student_id}: {result.status}: {result.detail}")
     return "\n".join(lines)
 
@@ -752,18 +878,30 @@ def grade_class(
         if sid not in found and sid not in empty
     ]
     to_grade = []
+    notes: dict[str, list[str]] = {}
     for student_id, notebook in sorted(found.items()):
         (feedback_dir / f"{student_id}.html").unlink(missing_ok=True)
-        problem = notebook_problem(notebook)
+        problem = submission_problem(notebook)
         if problem:
-            results.append(Result(student_id, "invalid", detail=problem))
+            # not run; the student still gets a page that says why, the instructor a log line
+            results.append(Result(student_id, "invalid", detail=problem.detail()))
+            (feedback_dir / f"{student_id}.html").write_text(problem_feedback(student_id, problem))
+            (log_dir / f"{student_id}.log").write_text(
+                f"{notebook}: not graded (invalid)\nwhy: {problem.reason}\nwhat to do: {problem.action}\n"
+            )
         else:
+            notes[student_id] = duplicate_notes(notebook)
             to_grade.append(student_id)
     with_notebook = []
     progress = tqdm(total=len(to_grade), desc="autograde", unit="student", file=sys.stderr)
 
     def report(result: Result, log: str, note: str = "") -> None:
         (log_dir / f"{result.student_id}.log").write_text(log)
+        copied = notes.get(result.student_id)
+        if copied:
+            note = "; ".join([*([note] if note else []), *copied])
+            if not result.detail:
+                result.detail = "; ".join(copied)
         results.append(result)
         points = sum(result.scores.values())
         progress.update()

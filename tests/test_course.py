@@ -3,6 +3,7 @@ nbgrader autogrades the reference solution to full marks and the untouched relea
 
 from __future__ import annotations
 
+import copy
 import csv
 import shutil
 
@@ -38,20 +39,40 @@ def test_release_embeds_the_figures_and_hides_solutions_and_model_answers(built_
     assert "1x1 convolution with stride 2 simply skips" not in text  # a model answer
 
 
+def _with_copied_cells(source) -> nbformat.NotebookNode:
+    """The solution with its first answer cell and first test cell each pasted twice, as
+    JupyterLab pastes them (same nbgrader metadata, new cell ids); the last answer copy is the
+    reference, the first one a wrong variant."""
+    nb = nbformat.read(source, as_version=4)
+    for role in ("solution", "grade"):
+        at = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get(role))
+        for n in range(2):
+            pasted = copy.deepcopy(nb.cells[at])
+            pasted.id = f"pasted-{role}-{n}"
+            if role == "solution" and n == 0:
+                pasted.source = "def identity_block(*args, **kwargs):\n    raise NotImplementedError\n"
+            nb.cells.insert(at + n, pasted)
+    return nb
+
+
 @pytest.mark.slow
 def test_autograde_gives_full_marks_to_the_solution_and_zero_to_the_release(built_course):
+    """Also with copied cells: the course's own `nbgrader autograde` grades the last copy of an
+    answer cell and the first of a test cell (resnets_kit.normalize)."""
     root, released = built_course
-    for student, notebook in (
-        ("solution", root / "source" / course.ASSIGNMENT / course.NOTEBOOK_NAME),
-        ("blank", released),
-    ):
+    source = root / "source" / course.ASSIGNMENT / course.NOTEBOOK_NAME
+    for student, notebook in (("solution", source), ("blank", released), ("copied", None)):
         folder = root / "submitted" / student / course.ASSIGNMENT
         folder.mkdir(parents=True)
-        shutil.copy2(notebook, folder / course.NOTEBOOK_NAME)
+        if notebook is None:
+            nbformat.write(_with_copied_cells(source), folder / course.NOTEBOOK_NAME)
+        else:
+            shutil.copy2(notebook, folder / course.NOTEBOOK_NAME)
     course.nbgrader(root, "autograde", course.ASSIGNMENT, "--force")
     course.nbgrader(root, "export", "--to", str(root / "grades.csv"))
     with open(root / "grades.csv", newline="") as fh:
         rows = {row["student_id"]: row for row in csv.DictReader(fh)}
     assert float(rows["solution"]["max_score"]) == 30.0
     assert float(rows["solution"]["score"]) == 30.0
+    assert float(rows["copied"]["score"]) == 30.0
     assert float(rows["blank"]["score"]) == 0.0

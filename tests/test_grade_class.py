@@ -305,10 +305,20 @@ def test_invalid_and_missing_submissions(graded):
 
 
 @pytest.mark.slow
-def test_feedback_for_each_autograded_student_only(graded):
+def test_feedback_for_each_submitted_student(graded):
     written = sorted(p.stem for p in graded.feedback.glob("*.html"))
-    expected = sorted(s.student_id for s in SUBMISSIONS)  # every valid notebook is graded in part
+    # every valid notebook is graded in part; the invalid one gets a page that says why
+    expected = sorted([*(s.student_id for s in SUBMISSIONS), INVALID])
     assert written == expected
+
+
+@pytest.mark.slow
+def test_an_invalid_submission_gets_a_feedback_page_and_a_log_that_say_why(graded):
+    text = html_text((graded.feedback / f"{INVALID}.html").read_text())
+    assert "not graded" in text and "not a valid notebook: NotJSONError" in text
+    assert "could not be read as a Jupyter notebook" in text
+    log = (graded.out.parent / "logs" / f"{INVALID}.log").read_text()
+    assert "not a valid notebook" in log and "what to do: " in log and "submit the notebook again" in log
 
 
 @pytest.mark.slow
