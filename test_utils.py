@@ -572,8 +572,10 @@ def failure(function: str, check: str, where: str, expected, received, hint: str
 
 
 def _stage_counts(rows: list[dict]) -> Counter:
-    """Number of residual blocks (Add layers) per output shape, in the order of the stages."""
-    return Counter(tuple(r["output_shape"] or ()) for r in rows if r["layer"] == "Add")
+    """Number of residual blocks (Add layers) per number of output channels (F3 of the stage's
+    blocks: 256, 512, 1024, 2048), in the order of the stages. Channels, not whole shapes, so that
+    a layer of the stem that changes the height and width does not look like a stage's blocks."""
+    return Counter((r["output_shape"] or [None])[-1] for r in rows if r["layer"] == "Add")
 
 
 _EXTRA_HINTS = {
@@ -897,18 +899,25 @@ def _is_relu(row: dict) -> bool:
     return row.get("layer") == "Activation" and row.get("activation") == "relu"
 
 
+def _idempotent_pair(rows: list[dict], row: dict) -> bool:
+    """Whether ``row`` applies a ReLU to a ReLU's output, or a Flatten to a Flatten's (applied
+    twice, either computes what it computes once)."""
+    inputs = row.get("inputs") or []
+    if len(inputs) != 1 or not 0 <= inputs[0] < len(rows):
+        return False
+    before = rows[inputs[0]]
+    return (_is_relu(row) and _is_relu(before)) or (row.get("layer") == before.get("layer") == "Flatten")
+
+
 def collapse_repeated_relus(rows: list[dict]) -> tuple[list[dict], list[str]]:
-    """The rows without a ReLU applied to the output of another ReLU (ReLU(ReLU(x)) = ReLU(x)):
-    whatever it fed takes the first ReLU's output instead, and the indices are renumbered.
+    """The rows without a ReLU applied to the output of another ReLU (ReLU(ReLU(x)) = ReLU(x)) or
+    a Flatten applied to a Flatten's: whatever it fed takes the first one's output instead, and
+    the indices are renumbered.
 
     Returns:
         ``(rows, notes)``: new rows (the given ones are unchanged) and a note per ReLU removed.
     """
-    drop = {
-        j: row["inputs"][0]
-        for j, row in enumerate(rows)
-        if _is_relu(row) and len(row.get("inputs") or []) == 1 and _is_relu(rows[row["inputs"][0]])
-    }
+    drop = {j: row["inputs"][0] for j, row in enumerate(rows) if _idempotent_pair(rows, row)}
     if not drop:
         return rows, []
 
@@ -927,6 +936,9 @@ def collapse_repeated_relus(rows: list[dict]) -> tuple[list[dict], list[str]]:
     notes = [
         f"layer {j} applies a ReLU to the output of a ReLU, which changes nothing (ReLU(ReLU(x)) = ReLU(x)); "
         "the notebook applies it once"
+        if _is_relu(rows[j])
+        else f"layer {j} flattens an output that is already flat, which changes nothing; the notebook "
+        "flattens once"
         for j in sorted(drop)
     ]
     return collapsed, notes
@@ -1172,16 +1184,17 @@ def _compare_rows(function: str, expected: list[dict], received: list[dict], con
         if function == "ResNet50":
             exp_counts, rec_counts = _stage_counts(expected), _stage_counts(received)
             if exp_counts != rec_counts:
-                for shape, n in exp_counts.items():
+                for shape, n in exp_counts.items():  # shape: the number of output channels
                     if rec_counts.get(shape) != n:
                         raise failure(
                             function,
                             "number of blocks per stage",
-                            f"the stage with output shape {shape}"
+                            f"the stage whose blocks output {shape} channels"
                             if shape
                             else f"{context.get('part', 'a stage')}",
                             f"{n} residual blocks (1 convolutional block + {n - 1} identity blocks)",
-                            f"{rec_counts.get(shape, 0)} blocks ending with that shape; all stages: {dict(rec_counts)}",
+                            f"{rec_counts.get(shape, 0)} blocks with {shape} output channels; blocks per "
+                            f"number of channels: {dict(rec_counts)}",
                             "each stage is one convolutional block followed by identity blocks: 2, 3, 5 "
                             "and 2 identity blocks in stages 2 to 5; a stage needs a convolutional block "
                             "first because its output channels (and size) change.",

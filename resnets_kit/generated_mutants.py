@@ -1,6 +1,6 @@
-"""Mutants generated mechanically from the reference blocks: every setting of every layer changed
-one at a time, every layer deleted, every layer duplicated; each graded through the autograder's
-checks, with a message that must name the layer and the setting.
+"""Mutants generated mechanically from the reference blocks and ResNet50's own layers: every
+setting of every layer changed one at a time, every layer deleted, every layer duplicated; each
+graded through the autograder's checks, with a message that must name the layer and the setting.
 
 The hand-written catalogue (:mod:`resnets_kit.mistakes`) holds the mistakes students make; this
 module makes sure that no layer and no setting escapes, and that a hint describes the layer that
@@ -11,8 +11,9 @@ checks of :func:`resnets_kit.trusted.check_records` then grade it cell by cell, 
 submission.
 
 Whether a mutant changes the computed function is decided independently of the checks, by running
-both models: on every case, the output of the model as the block builds it, the number of
-parameters, and the BatchNorm moving statistics after that call (momentum shows there). A mutant
+both models: on every case, the output of the model called as it was built, then called with
+``training=True`` as ``fit`` calls it, the number of parameters, and the BatchNorm moving
+statistics after those calls (momentum shows there). A mutant
 that changes nothing (padding 'same' on a 1x1 convolution) must get full marks; one that changes
 something must lose points, and the structural cells' message must name the layer (by its role,
 as the reference labels it, or by the words the hints use for it) and the setting. A mutant whose
@@ -25,7 +26,8 @@ Mutations per layer class (the settings that the per-layer summary records):
 - Conv2D: filters, kernel_size, strides, padding, use_bias, activation, the initializer's class
   and its seed;
 - BatchNormalization: axis, momentum, epsilon, and the ``training`` argument of its call;
-- Activation: the activation; pooling: pool_size, strides, padding;
+- Activation: the activation; pooling: pool_size, strides, padding; ZeroPadding2D: padding;
+- Dense: units, activation, use_bias, the initializer's seed;
 - every layer but the input: deleted (its consumers take its input; for an Add, the main path);
   every layer with one input: duplicated (applied twice).
 
@@ -42,7 +44,11 @@ import sys
 from dataclasses import dataclass
 
 #: The functions whose reference cells are mutated.
-FUNCTIONS = ("identity_block", "convolutional_block")
+FUNCTIONS = ("identity_block", "convolutional_block", "ResNet50")
+
+#: ResNet50's own layers (its stem and top; its blocks are graded with the reference blocks, so a
+#: submission's ResNet50 cannot change what is inside them), by their role in the reference.
+RESNET50_ROLES = ("stem_pad", "stem_conv", "stem_bn", "stem_relu", "stem_pool", "avg_pool", "flatten", "top")
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,8 @@ def reference_rows(function: str) -> tuple[dict, ...]:
     """The labelled reference summary rows of the first public case (role, where, label)."""
     import public_tests
 
-    return tuple(public_tests.load_references()[function]["cases"][0]["structure"])
+    reference = public_tests.load_references()[function]
+    return tuple(reference["summary"] if function == "ResNet50" else reference["cases"][0]["structure"])
 
 
 def _layers(config: dict) -> list[dict]:
@@ -182,6 +189,21 @@ def _setting_changes(layer: dict) -> list[tuple[str, str, object]]:
             ("momentum", f"momentum {cfg['momentum']} -> 0.9", put("momentum", 0.9)),
             ("epsilon", f"epsilon {cfg['epsilon']} -> 1e-05", put("epsilon", 1e-05)),
         ]
+    elif cls == "Dense":
+        changes += [
+            ("units", f"units {cfg['units']} -> {cfg['units'] + 1}", put("units", cfg["units"] + 1)),
+            ("activation", f"activation {cfg['activation']!r} -> 'linear'", put("activation", "linear")),
+            ("use_bias", f"use_bias {cfg['use_bias']} -> {not cfg['use_bias']}", put("use_bias", not cfg["use_bias"])),
+        ]  # fmt: skip
+        seed = cfg["kernel_initializer"]["config"].get("seed")
+        changes.append(
+            ("initializer", f"initializer seed {seed} -> {(seed or 0) + 1}",
+             lambda c: c["kernel_initializer"]["config"].__setitem__("seed", (seed or 0) + 1))
+        )  # fmt: skip
+    elif cls == "ZeroPadding2D":
+        changes.append(
+            ("padding", f"padding {cfg['padding']} -> [[2, 2], [2, 2]]", put("padding", [[2, 2], [2, 2]]))
+        )
     elif cls == "Activation":
         changes.append(("activation", f"activation {cfg['activation']!r} -> 'elu'", put("activation", "elu")))
     elif cls in ("MaxPooling2D", "AveragePooling2D"):
@@ -200,7 +222,7 @@ def generate(function: str) -> list[GeneratedMutant]:
     mutants = []
     for index, layer in enumerate(_layers(_first_config(function))):
         role = rows[index].get("role", "")
-        if layer["class_name"] == "InputLayer":
+        if layer["class_name"] == "InputLayer" or (function == "ResNet50" and role not in RESNET50_ROLES):
             continue
         seen: dict[str, int] = {}
         for setting, change, _ in _setting_changes(layer):
@@ -208,7 +230,10 @@ def generate(function: str) -> list[GeneratedMutant]:
             seen[setting] = seen.get(setting, 0) + 1
         if layer["class_name"] == "BatchNormalization":
             mutants.append(GeneratedMutant(function, index, role, "training", "training argument flipped"))
-            mutants.append(GeneratedMutant(function, index, role, "training", "training argument not passed"))
+            if "training" in (layer["inbound_nodes"][0].get("kwargs") or {}):
+                mutants.append(
+                    GeneratedMutant(function, index, role, "training", "training argument not passed")
+                )
         mutants.append(GeneratedMutant(function, index, role, "deleted", "deleted"))
         if len(_history(layer)) == 1:
             mutants.append(GeneratedMutant(function, index, role, "duplicated", "duplicated"))
@@ -274,7 +299,10 @@ def _behaviour(config: dict, case: dict):
     try:
         keras.utils.set_random_seed(0)
         model = keras.saving.deserialize_keras_object(copy.deepcopy(config), safe_mode=True)
-        output = np.asarray(model(public_tests.test_input(tuple(case["shape"]))))
+        x = public_tests.test_input(tuple(case["shape"]))
+        # As the block or network is called, then as fit() calls it (training=True, which also
+        # moves the BatchNorm statistics: momentum shows there).
+        output = np.concatenate([np.asarray(model(x)).ravel(), np.asarray(model(x, training=True)).ravel()])
     except Exception as err:  # the mutant does not build or run: a changed function
         return f"error: {type(err).__name__}"
     stats = [
@@ -306,14 +334,18 @@ def changes_function(mutant: GeneratedMutant) -> bool:
     import public_tests
     from resnets_kit import grading
 
-    cases = {
-        public_tests.case_key(case): case
-        for case in (
-            public_tests.IDENTITY_CASES + grading.HIDDEN_IDENTITY_CASES
-            if mutant.function == "identity_block"
-            else public_tests.CONVOLUTIONAL_CASES + grading.HIDDEN_CONVOLUTIONAL_CASES
-        )
-    }
+    if mutant.function == "ResNet50":
+        configs = (public_tests.RESNET50_CASE, grading.HIDDEN_RESNET50_CASE)
+        cases = {public_tests.case_key(c): {"shape": [2, *c["input_shape"]]} for c in configs}
+    else:
+        cases = {
+            public_tests.case_key(case): case
+            for case in (
+                public_tests.IDENTITY_CASES + grading.HIDDEN_IDENTITY_CASES
+                if mutant.function == "identity_block"
+                else public_tests.CONVOLUTIONAL_CASES + grading.HIDDEN_CONVOLUTIONAL_CASES
+            )
+        }
     reference, mutated = reference_record(mutant.function), mutated_record(mutant)
     for key, case in cases.items():
         before = _behaviour(reference["cases"][key]["config"], case)
@@ -342,6 +374,11 @@ ROLE_WORDS = {
     "relu2": ("main path component 2: ReLU", "first two components of the main path"),
     "add": ("Add",),
     "out_relu": ("final ReLU",),
+    "stem_bn": ("stage 1: BatchNorm", "stage 1: CONV2D 7x7, stride 2 is not followed"),
+    "stem_pool": ("MaxPooling2D",),
+    "avg_pool": ("AveragePooling2D",),
+    "flatten": ("Flatten",),
+    "top": ("Dense",),
 }
 
 #: Words by which the messages name a setting.
@@ -357,6 +394,7 @@ SETTING_WORDS = {
     "momentum": ("momentum",),
     "epsilon": ("epsilon",),
     "pool_size": ("pool_size",),
+    "units": ("units",),
     "training": ("training",),
     "deleted": ("missing", "layers"),
     "duplicated": ("too many", "layers"),
@@ -388,7 +426,7 @@ def grade(mutant: GeneratedMutant) -> tuple[bool, dict[str, tuple[bool, str]], s
     structural = [
         text
         for g, (passed, text) in cells.items()
-        if not passed and (g.endswith("_layers") or g.endswith("_hidden"))
+        if not passed and ("_layers" in g or g.endswith("_hidden"))
     ]
     message = (structural or failed)[0]
     label = reference_rows(mutant.function)[mutant.index].get("label", "")

@@ -431,7 +431,7 @@ CATALOGUE: tuple[Mistake, ...] = (
         "identity blocks missing in stage 4",
         "ResNet50",
         (("    X = identity_block(X, 3, [256, 256, 1024])\n", ""),),
-        ("'number of blocks per stage'", "(None, 4, 4, 1024)", "6 residual blocks", "received: 1 blocks"),
+        ("'number of blocks per stage'", "output 1024 channels", "6 residual blocks", "received: 1 blocks"),
         origin=f"{_COURSE}: 4 identity blocks in stage 4 fail 'Models does not have the same number of layers'",
     ),
     Mistake(
@@ -443,7 +443,7 @@ CATALOGUE: tuple[Mistake, ...] = (
                 "    X = identity_block(X, 3, [128, 128, 512])\n\n    ## Stage 4",
             ),
         ),
-        ("'number of blocks per stage'", "(None, 8, 8, 512)", "4 residual blocks", "received: 5 blocks"),
+        ("'number of blocks per stage'", "output 512 channels", "4 residual blocks", "received: 5 blocks"),
         origin="Table 1 of He et al. read as 4 blocks after the first (classic course: wrong block counts "
         "fail the layer count)",
     ),

@@ -97,8 +97,8 @@ def copied_answer_wrong_last(nb):
 
 def copied_tests(nb):
     paste_copy(nb, "identity_block_shape")
-    paste_copy(nb, "ResNet50_layers", offset=2)
-    paste_copy(nb, "ResNet50_layers", offset=3)
+    paste_copy(nb, "ResNet50_layers_stage_3", offset=2)
+    paste_copy(nb, "ResNet50_layers_stage_3", offset=3)
     return nb
 
 
@@ -232,7 +232,7 @@ STUDENTS = [
     Student("copied-answer", copied_answer, copied=("identity_block",)),
     Student("copied-answer-wrong-first", copied_answer_wrong_first, copied=("identity_block",)),
     Student("copied-answer-wrong-last", copied_answer_wrong_last, _identity_block_cells, copied=("identity_block",)),
-    Student("copied-tests", copied_tests, copied=("identity_block_shape", "ResNet50_layers")),
+    Student("copied-tests", copied_tests, copied=("identity_block_shape", "ResNet50_layers_stage_3")),
     Student("copied-locked", copied_locked, copied=("identity-md", "setup")),
     Student("added-cells", added_cells),
     Student("moved-cells", moved_cells),
