@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import copy
 import functools
+import json
 import sys
 from dataclasses import dataclass
 
@@ -302,7 +303,8 @@ def _behaviour(config: dict, case: dict):
         x = public_tests.test_input(tuple(case["shape"]))
         # As the block or network is called, then as fit() calls it (training=True, which also
         # moves the BatchNorm statistics: momentum shows there).
-        output = np.concatenate([np.asarray(model(x)).ravel(), np.asarray(model(x, training=True)).ravel()])
+        built, trained = np.asarray(model(x)), np.asarray(model(x, training=True))
+        output = np.concatenate([built.ravel(), trained.ravel(), np.asarray(built.shape, dtype=built.dtype)])
     except Exception as err:  # the mutant does not build or run: a changed function
         return f"error: {type(err).__name__}"
     stats = [
@@ -312,6 +314,12 @@ def _behaviour(config: dict, case: dict):
         for v in (layer.moving_mean, layer.moving_variance)
     ]
     return output, model.count_params(), stats
+
+
+@functools.cache
+def _reference_behaviour(function: str, key: str, case_text: str):
+    """:func:`_behaviour` of the reference's model for one case (computed once per process)."""
+    return _behaviour(reference_record(function)["cases"][key]["config"], json.loads(case_text))
 
 
 def _same(a, b) -> bool:
@@ -346,9 +354,9 @@ def changes_function(mutant: GeneratedMutant) -> bool:
                 else public_tests.CONVOLUTIONAL_CASES + grading.HIDDEN_CONVOLUTIONAL_CASES
             )
         }
-    reference, mutated = reference_record(mutant.function), mutated_record(mutant)
+    mutated = mutated_record(mutant)
     for key, case in cases.items():
-        before = _behaviour(reference["cases"][key]["config"], case)
+        before = _reference_behaviour(mutant.function, key, json.dumps(case, sort_keys=True))
         after = _behaviour(mutated["cases"][key]["config"], case)
         if not _same(before, after):
             return True
