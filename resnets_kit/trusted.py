@@ -1003,7 +1003,9 @@ def _serve_main(folder: Path) -> int:
     from resnets_kit import grading  # noqa: F401
 
     plan = {
-        grade_id: CellCheck(c["function"], tuple(c["checks"]) if c["checks"] else None, c["hidden"])
+        grade_id: CellCheck(
+            c["function"], tuple(c["checks"]) if c["checks"] else None, c["hidden"], c.get("part")
+        )
         for grade_id, c in json.loads((folder / "plan.json").read_text()).items()
     }
     number = 0

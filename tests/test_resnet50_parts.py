@@ -13,8 +13,8 @@ import pytest
 import public_tests
 from resnets_kit import mistakes
 from resnets_kit.sandbox import check_function
-from resnets_kit.solution import load_solution
-from resnets_kit.trusted import check_records, grading_plan
+from resnets_kit.solution import load_solution, solution_sources
+from resnets_kit.trusted import check_records, grade_cells, grading_plan
 from test_utils import RESNET50_PARTS, reference_part, split_parts
 
 PART_CELLS = {
@@ -72,3 +72,16 @@ def test_a_wrong_layer_costs_the_point_of_its_own_part(name, part):
 def test_an_unknown_part_is_refused():
     with pytest.raises(ValueError, match="unknown part"):
         public_tests.ResNet50_test(lambda **kwargs: None, checks="layers", part="stage 6")
+
+
+def test_the_grader_grades_the_parts_in_its_own_processes():
+    # The whole path of autograde: the sandbox process, then the check process, which reads the
+    # grading plan (with each cell's part) from a file.
+    cells = {name: code for name, code in solution_sources().items() if name != "setup"}
+    cells["ResNet50"] = cells["ResNet50"].replace(
+        "X = convolutional_block(X, f=3, filters=[256, 256, 1024], s=2)",
+        "X = convolutional_block(X, f=3, filters=[256, 256, 1024], s=1)",
+    )
+    grade = grade_cells(cells)
+    failed = {g for g, o in grade.outcomes.items() if not o.passed}
+    assert failed == {"ResNet50_model", PART_CELLS["stage 4"], "ResNet50_hidden"}, failed
