@@ -32,10 +32,12 @@ from resnets_kit.mistakes import (
     CB_SHORTCUT,
     CONV3,
     ID_CONV2,
+    _reference,
     _release_models,
+    _tests,
     cell_points,
+    namespace,
 )
-from resnets_kit.solution import load_solution
 
 
 @dataclass(frozen=True)
@@ -285,16 +287,6 @@ def get(name: str) -> Equivalent:
         raise KeyError(f"no equivalent answer named {name!r} in the catalogue") from None
 
 
-def namespace(entry: Equivalent) -> dict:
-    """The reference solution with the entry's edits applied, executed (see
-    :func:`resnets_kit.solution.load_solution`).
-
-    Raises:
-        ValueError: an ``old`` text of the edits does not occur in the cell.
-    """
-    return load_solution(replace={entry.function: [tuple(edit) for edit in entry.edits]})
-
-
 @functools.cache
 def test_messages(entry: Equivalent) -> dict[str, str]:
     """Run the public test and the hidden test of the edited function, as the notebook does.
@@ -303,15 +295,10 @@ def test_messages(entry: Equivalent) -> dict[str, str]:
         ``{"public": output, "hidden": output}``: each test's printed output when it passed, or
         ``"FAILED: "`` and its failure message.
     """
-    import public_tests
     from resnets_kit.grading import hidden_test
 
     target = namespace(entry)[entry.function]
-    public = {
-        "identity_block": public_tests.identity_block_test,
-        "convolutional_block": public_tests.convolutional_block_test,
-        "ResNet50": public_tests.ResNet50_test,
-    }[entry.function]
+    public = _tests()[entry.function]
     results = {}
     try:
         for kind, run in (
@@ -342,7 +329,7 @@ def graded_cells(entry: Equivalent) -> dict[str, tuple[bool, str]]:
     plan = grading_plan()
     cells = {g: c for g, c in plan.items() if c.function == entry.function}
     try:
-        record = check_function(entry.function, namespace(entry), load_solution(), None)
+        record = check_function(entry.function, namespace(entry), _reference(), None)
         outcomes = check_records({entry.function: record}, cells)
     finally:
         _release_models()

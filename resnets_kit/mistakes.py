@@ -580,8 +580,9 @@ def get(name: str) -> Mistake:
         raise KeyError(f"no mistake named {name!r} in the catalogue") from None
 
 
-def namespace(mistake: Mistake) -> dict:
-    """The reference solution with the mistake's edits applied, executed.
+def namespace(mistake) -> dict:
+    """The reference solution with the edits of a catalogue entry (a :class:`Mistake`, or an
+    equivalent answer of :mod:`resnets_kit.equivalences`) applied, executed.
 
     Returns:
         A namespace with ``identity_block``, ``convolutional_block`` and ``ResNet50``; only the
