@@ -24,6 +24,7 @@ import numpy as np
 
 from test_utils import (
     RESNET50_PARTS,
+    Provider,
     RecordedError,
     compare_part,
     compare_summaries,
@@ -140,7 +141,7 @@ def case_key(case: dict) -> str:
 class FunctionCalls:
     """What the checks look at, obtained by calling a student's function in this process.
 
-    The grader uses another implementation of the same three methods (the function called in a
+    A :class:`test_utils.Provider`. The grader uses another one (the function called in a
     separate process, its models rebuilt from their configuration); the checks are the same.
     """
 
@@ -167,9 +168,10 @@ class FunctionCalls:
         return self.function(input_shape=tuple(config["input_shape"]), classes=config["classes"])
 
 
-def _source(target):
-    """The provider of models for the checks: ``target`` itself if it provides them, else calls."""
-    return target if hasattr(target, "block_model") else FunctionCalls(target)
+def _source(target) -> Provider:
+    """The provider of models for the checks: ``target`` itself if it is a
+    :class:`test_utils.Provider`, else :class:`FunctionCalls` of the function ``target``."""
+    return target if isinstance(target, Provider) else FunctionCalls(target)
 
 
 def load_references(path: Path = REFERENCE_FILE) -> dict:
@@ -493,6 +495,27 @@ def _selected(checks, allowed: tuple[str, ...]) -> tuple[str, ...]:
 
 _REQUIRED = inspect.Parameter.empty
 
+#: Each graded function's parameters as the notebook declares them: name to default
+#: (``inspect.Parameter.empty``: required). The signature check compares against these.
+SIGNATURES = {
+    "identity_block": {
+        "X": _REQUIRED,
+        "f": _REQUIRED,
+        "filters": _REQUIRED,
+        "training": True,
+        "initializer": keras.initializers.random_uniform,
+    },
+    "convolutional_block": {
+        "X": _REQUIRED,
+        "f": _REQUIRED,
+        "filters": _REQUIRED,
+        "s": 2,
+        "training": True,
+        "initializer": keras.initializers.glorot_uniform,
+    },
+    "ResNet50": {"input_shape": (64, 64, 3), "classes": 6},
+}
+
 
 def _block_test(
     target, name: str, cases: list[dict], references: dict | None, checks, label: str, signature: dict
@@ -586,13 +609,7 @@ def identity_block_test(
     Raises:
         test_utils.PublicTestFailure: at the first failed check, with expected, received and a hint.
     """
-    signature = {
-        "X": _REQUIRED,
-        "f": _REQUIRED,
-        "filters": _REQUIRED,
-        "training": True,
-        "initializer": keras.initializers.random_uniform,
-    }
+    signature = SIGNATURES["identity_block"]
     cases = cases or IDENTITY_CASES
     try:
         _block_test(target, "identity_block", cases, references, checks, label, signature)
@@ -619,14 +636,7 @@ def convolutional_block_test(
     Raises:
         test_utils.PublicTestFailure: at the first failed check, with expected, received and a hint.
     """
-    signature = {
-        "X": _REQUIRED,
-        "f": _REQUIRED,
-        "filters": _REQUIRED,
-        "s": 2,
-        "training": True,
-        "initializer": keras.initializers.glorot_uniform,
-    }
+    signature = SIGNATURES["convolutional_block"]
     cases = cases or CONVOLUTIONAL_CASES
     try:
         _block_test(target, "convolutional_block", cases, references, checks, label, signature)
@@ -678,7 +688,7 @@ def ResNet50_test(
     else:
         source = _source(target)
         if "model" in checks:
-            _check_signature(source.signature(), name, {"input_shape": (64, 64, 3), "classes": 6})
+            _check_signature(source.signature(), name, SIGNATURES[name])
         model = _call(
             name,
             lambda: source.model(config),

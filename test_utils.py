@@ -10,12 +10,14 @@ from __future__ import annotations
 import contextlib
 import difflib
 import functools
+import inspect
 import io
 import os
 import sys
 import tempfile
 import warnings
 from collections import Counter
+from typing import Protocol, runtime_checkable
 
 #: Public tests pass when received values match the reference within these tolerances
 #: (``numpy.allclose`` semantics: ``|received - expected| <= ATOL + RTOL * |expected|``).
@@ -24,13 +26,33 @@ from collections import Counter
 #: public and hidden cases (the 7-digit rounding of the committed references; the four settings
 #: give identical outputs there) and 2.8e-6 across the settings on larger blocks (64 channels,
 #: 16 x 16), so 1e-4 leaves a margin of 36x; every mistake of the catalogue that changes the
-#: values (resnets_kit/mistakes.py) moves them by 0.39 or more.
+#: values (qa/mistakes.py) moves them by 0.39 or more.
 RTOL = 1e-4
 ATOL = 1e-4
 
 
 class PublicTestFailure(AssertionError):
     """Raised by a public test when one of its checks fails; the message explains the check."""
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """What the checks of ``public_tests`` look at, whatever made it.
+
+    ``public_tests.FunctionCalls`` calls the student's function in this process (the notebook);
+    the grader's ``Rebuilt`` (``resnets_kit.grader.checks``) rebuilds the models the grading
+    sandbox reported, and re-raises the errors it recorded as :class:`RecordedError`.
+    """
+
+    def signature(self) -> inspect.Signature | None:
+        """The function's signature, or None if it cannot be told."""
+
+    def block_model(self, case: dict):
+        """The ``keras.Model`` a block function builds for a block case (from a ``keras.Input``
+        of the case's shape to the block's output)."""
+
+    def model(self, config: dict):
+        """What the network function returns for ``{"input_shape": [h, w, c], "classes": n}``."""
 
 
 class RecordedError(Exception):

@@ -1,7 +1,7 @@
 """Benchmark: grading a class with 1 and 2 workers (seconds per submission, submissions per hour).
 
 Builds a temporary course, submits the reference solution as N students (``--submissions``), and
-grades the batch with ``resnets_kit.grade_class`` once per worker count (``--workers``; 1 grades
+grades the batch with ``resnets_kit.classgrade`` once per worker count (``--workers``; 1 grades
 one submission after another without Dask, more use a local Dask cluster of that many worker
 processes), ``--repeats`` times each, every run in a fresh copy of the course. It prints, per
 worker count:
@@ -29,7 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from resnets_kit import course, grade_class
+from resnets_kit import course
+from resnets_kit.classgrade import cli as classgrade_cli
 
 
 def run_batch(work: Path, pristine: Path, submissions: Path, workers: int, run: int) -> tuple[float, float]:
@@ -40,7 +41,7 @@ def run_batch(work: Path, pristine: Path, submissions: Path, workers: int, run: 
     out = work / f"out-w{workers}-r{run}" / "grades.csv"
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):  # the command's summary; progress stays on stderr
-        results = grade_class.grade_class(submissions, root, out, out.parent / "feedback", workers=workers)
+        results = classgrade_cli.grade_class(submissions, root, out, out.parent / "feedback", workers=workers)
     wall = time.perf_counter() - start
     graded = [r for r in results if r.status == "graded"]
     assert len(graded) == len(results), [(r.student_id, r.status, r.detail) for r in results]

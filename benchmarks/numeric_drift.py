@@ -3,16 +3,16 @@ tolerances of the value checks (``test_utils.RTOL``/``ATOL``).
 
 Runs the reference solution (read from the source notebook) on every block test case, public
 (``public_tests.IDENTITY_CASES``, ``CONVOLUTIONAL_CASES``) and hidden
-(``resnets_kit.grading.HIDDEN_*``), with ``public_tests.run_block``, once per setting, each in a
+(``resnets_kit.grader.hidden.HIDDEN_*``), with ``public_tests.run_block``, once per setting, each in a
 fresh process: TensorFlow's oneDNN kernels off and on (``TF_ENABLE_ONEDNN_OPTS=0``/``1``), with
 1 and 2 intra-op threads; also two larger cases (64 channels), whose outputs are compared across
 the settings only. Then prints, per case, the largest absolute and relative difference of
 the outputs against the committed references (``reference_outputs.json``,
-``resnets_kit/hidden_references.json``) and across the settings, and the tolerance each needs:
+``resnets_kit/grader/hidden_references.json``) and across the settings, and the tolerance each needs:
 the smallest ``t`` with ``|received - expected| <= t + t * |expected|`` everywhere (the value
 checks use ``numpy.isclose`` with ``atol=ATOL`` and ``rtol=RTOL``).
 
-Last, for each block mistake of the catalogue (``resnets_kit.mistakes``) that runs and keeps the
+Last, for each block mistake of the catalogue (``qa.mistakes``) that runs and keeps the
 output shape, the tolerance that would let its values pass (largest over the public cases): the
 value checks alone catch it when that exceeds the tolerance in force.
 
@@ -44,7 +44,7 @@ def _cases(stress: bool = False) -> dict[str, list[dict]]:
     reference: their outputs are only compared across the settings."""
     import public_tests
     from public_tests import block_case
-    from resnets_kit import grading
+    from resnets_kit.grader import hidden as grading
 
     cases = {
         "public identity_block": public_tests.IDENTITY_CASES,
@@ -96,7 +96,7 @@ def _differences(received, expected) -> tuple[float, float, float]:
 
 def _references() -> dict[str, list]:
     import public_tests
-    from resnets_kit import grading
+    from resnets_kit.grader import hidden as grading
 
     files = {"public": public_tests.load_references(), "hidden": grading.load_hidden_references()}
     references = {}
@@ -126,7 +126,7 @@ def _mistake_tolerances() -> list[tuple[str, float | None]]:
     """For each block mistake of the catalogue: the tolerance its values need on the public cases
     (largest over the cases), or None when it does not run or changes the output shape."""
     import public_tests
-    from resnets_kit import mistakes
+    from qa import mistakes
 
     references = public_tests.load_references()
     cases = {

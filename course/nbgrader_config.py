@@ -14,17 +14,17 @@ c.CourseDirectory.db_url = "sqlite:///" + str(Path(__file__).resolve().parent / 
 c.Execute.timeout = 120
 
 # Feedback (`nbgrader generate_feedback`) shows each check's result and message but never the code
-# of hidden tests: HideHiddenTests (resnets_kit/feedback.py) replaces the hidden-tests blocks of the
+# of hidden tests: HideHiddenTests (resnets_kit/grader/feedback.py) replaces the hidden-tests blocks of the
 # test cells by one comment line and each error traceback by one line "<ename>: <evalue>". The list
 # is nbgrader's default for this step with it inserted before the HTML export.
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import GetGrades  # noqa: E402
 
-from resnets_kit.feedback import HideHiddenTests  # noqa: E402
+from resnets_kit.grader.preprocessors import HideHiddenTests  # noqa: E402
 
 c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
 
-# Autograde never trusts the student's kernel: TrustedGrade (resnets_kit/trusted.py) replaces
+# Autograde never trusts the student's kernel: TrustedGrade (resnets_kit/grader/preprocessors.py) replaces
 # nbgrader's Execute step. The graded answer cells run in a sandbox process (read-only file
 # system, no network, limits on time and memory); the checks run in another process, on the
 # models rebuilt from what the sandbox reported, with the project's own test code. Each test
@@ -39,7 +39,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     SaveAutoGrades,
 )
 
-from resnets_kit.trusted import TrustedGrade  # noqa: E402
+from resnets_kit.grader.preprocessors import TrustedGrade  # noqa: E402
 
 c.Autograde.autograde_preprocessors = [
     TrustedGrade,
@@ -51,7 +51,7 @@ c.Autograde.autograde_preprocessors = [
     CheckCellMetadata,
 ]
 
-# Before nbgrader checks a submission's cell metadata, NormalizeSubmission (resnets_kit/normalize.py)
+# Before nbgrader checks a submission's cell metadata, NormalizeSubmission (resnets_kit/grader/normalize.py)
 # leaves one cell per grade_id: a student who copied and pasted a cell (a test cell, or the answer
 # cell to try a variant) otherwise fails autograde as a whole with "nbgrader update ." (nbgrader's
 # DeduplicateIds leaves empty metadata that CheckCellMetadata rejects). Of an answer cell's copies
@@ -65,7 +65,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     OverwriteKernelspec,
 )
 
-from resnets_kit.normalize import NormalizeSubmission  # noqa: E402
+from resnets_kit.grader.preprocessors import NormalizeSubmission  # noqa: E402
 
 c.Autograde.sanitize_preprocessors = [
     ClearOutput,

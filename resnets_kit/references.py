@@ -1,6 +1,7 @@
 """Write ``reference_outputs.json`` (what the public tests expect) and
-``resnets_kit/hidden_references.json`` (what the hidden tests expect), computed from the reference
-solution in the source notebook.
+``resnets_kit/grader/hidden_references.json`` (what the hidden tests expect), computed from the
+reference solution in the source notebook, on the cases of the exercise registry
+(:mod:`resnets_kit.assignment`).
 
 Run ``python -m resnets_kit.references`` after changing the reference solution or the test cases
 in ``public_tests.py``; ``python -m resnets_kit.references --check`` exits non-zero when the
@@ -145,15 +146,16 @@ def compute_references(
 
 def all_references() -> dict[Path, dict]:
     """The public and the hidden reference outputs, by the file each is written to."""
-    from resnets_kit import grading
+    from resnets_kit.assignment import EXERCISES
+    from resnets_kit.grader.hidden import HIDDEN_REFERENCE_FILE
 
     solution = load_solution()
     return {
         REFERENCE_FILE: compute_references(solution=solution),
-        grading.HIDDEN_REFERENCE_FILE: compute_references(
-            grading.HIDDEN_IDENTITY_CASES,
-            grading.HIDDEN_CONVOLUTIONAL_CASES,
-            grading.HIDDEN_RESNET50_CASE,
+        HIDDEN_REFERENCE_FILE: compute_references(
+            EXERCISES["identity_block"].hidden_cases(),
+            EXERCISES["convolutional_block"].hidden_cases(),
+            EXERCISES["ResNet50"].hidden_cases()[0],
             solution=solution,
         ),
     }

@@ -12,13 +12,7 @@ import contextlib
 import io
 from pathlib import Path
 
-from resnets_kit import REPO_ROOT
-
-#: The source notebook: the reference solution, with nbgrader metadata.
-SOURCE_NOTEBOOK = REPO_ROOT / "notebooks" / "Residual_Networks_solution.ipynb"
-
-#: The graded functions, in the order of the exercises; also the ``grade_id`` of their cells.
-GRADED_FUNCTIONS = ("identity_block", "convolutional_block", "ResNet50")
+from resnets_kit.assignment import GRADED_FUNCTIONS, SOURCE_NOTEBOOK
 
 #: ``grade_id`` of the cell with the imports the graded functions need.
 SETUP_CELL = "setup"
@@ -88,3 +82,18 @@ def load_solution(
         for name, source in sources.items():
             exec(compile(source, f"<{path.name}:{name}>", "exec"), namespace)
     return namespace
+
+
+def def_line(name: str, path: Path = SOURCE_NOTEBOOK) -> str:
+    """The ``def`` line of a graded function as the source notebook declares it (on one line),
+    e.g. ``def ResNet50(input_shape=(64, 64, 3), classes=6):``.
+
+    Raises:
+        ValueError: the function's cell does not define it.
+    """
+    lines = solution_sources(path)[name].splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"def {name}(")), None)
+    if start is None:
+        raise ValueError(f"the source notebook's {name} cell does not define {name}")
+    end = next(i for i in range(start, len(lines)) if lines[i].rstrip().endswith(":"))
+    return " ".join(line.strip() for line in lines[start : end + 1]).replace("( ", "(")

@@ -58,7 +58,7 @@ def _with_copied_cells(source) -> nbformat.NotebookNode:
 @pytest.mark.slow
 def test_autograde_gives_full_marks_to_the_solution_and_zero_to_the_release(built_course):
     """Also with copied cells: the course's own `nbgrader autograde` grades the last copy of an
-    answer cell and the first of a test cell (resnets_kit.normalize)."""
+    answer cell and the first of a test cell (resnets_kit.grader.normalize)."""
     root, released = built_course
     source = root / "source" / course.ASSIGNMENT / course.NOTEBOOK_NAME
     for student, notebook in (("solution", source), ("blank", released), ("copied", None)):

@@ -1,7 +1,7 @@
-"""Every equivalent answer of the catalogue (resnets_kit/equivalences.py) gets full marks, in the
+"""Every equivalent answer of the catalogue (qa/equivalences.py) gets full marks, in the
 notebook's tests and through the autograder's path; the canonical form behind it is right.
 
-The results of :func:`resnets_kit.equivalences.test_messages` and ``graded_cells`` are cached per
+The results of :func:`qa.equivalences.test_messages` and ``graded_cells`` are cached per
 process, so each entry's models are built once in a test session.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from resnets_kit import equivalences, mutation_score
+from qa import equivalences, mutation_score
 from resnets_kit.solution import GRADED_FUNCTIONS, solution_sources
 from test_utils import (
     align_to_reference,

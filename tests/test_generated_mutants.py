@@ -1,8 +1,8 @@
-"""The generated mutants (resnets_kit/generated_mutants.py): every layer and setting of the
+"""The generated mutants (qa/generated_mutants.py): every layer and setting of the
 reference blocks is mutated, the oracle tells a changed function from an equivalent one by running
 both models, and the grading of a sample of mutants is as it deserves.
 
-Every generated mutant must be graded as it deserves (``python -m resnets_kit.generated_mutants``
+Every generated mutant must be graded as it deserves (``python -m qa.generated_mutants``
 prints the same table); a sample of each kind also checks what "as it deserves" means.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from resnets_kit import generated_mutants as G
+from qa import generated_mutants as G
 
 
 def _find(function, role, change):

@@ -1,4 +1,4 @@
-"""Grading a class with ``python -m resnets_kit.grade_class``: statuses, scores per test cell,
+"""Grading a class with ``python -m resnets_kit.classgrade``: statuses, scores per test cell,
 feedback without hidden tests, flat LMS folders, reproducible CSVs and usage errors.
 
 A temporary course is built once (with a 20 s per-cell limit, so that an endless loop is cut
@@ -24,8 +24,11 @@ import pytest
 from nbconvert import HTMLExporter
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from resnets_kit import REPO_ROOT, course, grade_class
-from resnets_kit.feedback import HIDDEN_PLACEHOLDER, HideHiddenTests, strip_hidden_blocks
+from resnets_kit import REPO_ROOT, assignment, course
+from resnets_kit.classgrade import cli as classgrade_cli
+from resnets_kit.classgrade import reports, submissions
+from resnets_kit.grader.feedback import HIDDEN_PLACEHOLDER, strip_hidden_blocks
+from resnets_kit.grader.preprocessors import HideHiddenTests
 from resnets_kit.solution import GRADED_FUNCTIONS
 
 #: Per-cell time limit of the test course (seconds).
@@ -90,7 +93,7 @@ def is_cell_of(*functions: str, except_suffix: tuple[str, ...] = ()):
     of ``except_suffix``."""
 
     def predicate(grade_id: str) -> bool:
-        return grade_class.exercise_of(grade_id) in functions and not grade_id.endswith(except_suffix)
+        return assignment.exercise_of(grade_id) in functions and not grade_id.endswith(except_suffix)
 
     return predicate
 
@@ -237,7 +240,7 @@ def graded(tmp_path_factory) -> Graded:
             f"\n# Test course: cut endless loops quickly.\nc.TrustedGrade.step_timeout = {CELL_TIMEOUT}\n"
         )
     released = course.generate(root)
-    cells = grade_class.grade_cells(released)
+    cells = reports.grade_cell_points(released)
     submissions = work / "submitted"
     for sub in SUBMISSIONS:
         folder = submissions / sub.student_id / course.ASSIGNMENT
@@ -249,7 +252,7 @@ def graded(tmp_path_factory) -> Graded:
     roster = work / "roster.txt"
     roster.write_text("\n".join([*BY_ID, INVALID, ABSENT]) + "\n")
     out = work / "out" / "grades.csv"
-    code = grade_class.main(
+    code = classgrade_cli.main(
         [str(submissions), "--course", str(root), "--out", str(out), "--roster", str(roster)]
     )
     return Graded(root, cells, submissions, out, out.parent / "feedback", read_rows(out), code, work)
@@ -265,7 +268,7 @@ def test_the_batch_completes_with_one_sorted_row_per_student(graded):
     assert sum(graded.cells.values()) == 30.0
     with open(graded.out, newline="") as fh:
         rows = list(csv.reader(fh))
-    assert tuple(rows[0]) == grade_class.COLUMNS
+    assert tuple(rows[0]) == reports.COLUMNS
     ids = [row[0] for row in rows[1:]]
     assert ids == sorted([*BY_ID, INVALID, ABSENT])
     assert {row["max_score"] for row in graded.rows.values()} == {"30.0"}
@@ -282,7 +285,7 @@ def test_status_and_scores_per_test_cell(graded, student_id):
     expected = sum(graded.cells[g] for g in passing)
     assert float(row["score"]) == pytest.approx(expected), f"failing cells expected: {failing}"
     for function in GRADED_FUNCTIONS:
-        own = sum(graded.cells[g] for g in passing if grade_class.exercise_of(g) == function)
+        own = sum(graded.cells[g] for g in passing if assignment.exercise_of(g) == function)
         assert float(row[function]) == pytest.approx(own), f"{function}; failing cells expected: {failing}"
 
 
@@ -379,7 +382,7 @@ def test_flat_folder_gives_the_same_rows_and_a_rerun_the_same_bytes(graded):
     outputs = []
     for run in ("first", "second"):
         out = graded.workdir / f"flat-{run}" / "grades.csv"
-        assert grade_class.main([str(flat), "--course", str(graded.root), "--out", str(out)]) == 0
+        assert classgrade_cli.main([str(flat), "--course", str(graded.root), "--out", str(out)]) == 0
         outputs.append(out)
     assert outputs[0].read_bytes() == outputs[1].read_bytes()
     rows = read_rows(outputs[0])
@@ -396,7 +399,7 @@ def test_wall_time_limit_stops_a_submission_in_a_default_course(tmp_path):
     folder.mkdir(parents=True)
     shutil.copy2(REPO_ROOT / "notebooks" / course.NOTEBOOK_NAME, folder / course.NOTEBOOK_NAME)
     out = tmp_path / "grades.csv"
-    assert grade_class.main([str(tmp_path / "submitted"), "--out", str(out), "--timeout", "3"]) == 0
+    assert classgrade_cli.main([str(tmp_path / "submitted"), "--out", str(out), "--timeout", "3"]) == 0
     row = read_rows(out)["slow"]
     assert (row["status"], row["score"]) == ("timeout", "0.0")
     assert not (tmp_path / "feedback" / "slow.html").exists()
@@ -408,37 +411,37 @@ def test_wall_time_limit_stops_a_submission_in_a_default_course(tmp_path):
 
 
 def test_usage_errors_exit_2_with_a_message(tmp_path, capsys):
-    assert grade_class.main([str(tmp_path / "nowhere")]) == 2
+    assert classgrade_cli.main([str(tmp_path / "nowhere")]) == 2
     assert "does not exist" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
-    assert grade_class.main([str(tmp_path / "empty")]) == 2
+    assert classgrade_cli.main([str(tmp_path / "empty")]) == 2
     assert "no submissions" in capsys.readouterr().err
     flat = tmp_path / "flat"
     flat.mkdir()
     for name in ("alice.ipynb", "alice_Residual_Networks.ipynb"):
         nbformat.write(new_notebook(), flat / name)
-    assert grade_class.main([str(flat)]) == 2
+    assert classgrade_cli.main([str(flat)]) == 2
     err = capsys.readouterr().err
     assert "two submissions for student 'alice'" in err and "alice_Residual_Networks.ipynb" in err
     (flat / "alice.ipynb").unlink()
-    assert grade_class.main([str(flat), "--course", str(tmp_path / "empty")]) == 2
+    assert classgrade_cli.main([str(flat), "--course", str(tmp_path / "empty")]) == 2
     assert "nbgrader_config.py" in capsys.readouterr().err
-    assert grade_class.main([str(flat), "--roster", str(tmp_path / "none.txt")]) == 2
+    assert classgrade_cli.main([str(flat), "--roster", str(tmp_path / "none.txt")]) == 2
     assert "roster" in capsys.readouterr().err
 
 
 def test_student_ids_of_flat_file_names():
-    assert grade_class.flat_student_id("alice.ipynb") == "alice"
-    assert grade_class.flat_student_id("alice_Residual_Networks.ipynb") == "alice"
-    assert grade_class.flat_student_id("bob_12_late_Residual_Networks.ipynb") == "bob"
+    assert submissions.flat_student_id("alice.ipynb") == "alice"
+    assert submissions.flat_student_id("alice_Residual_Networks.ipynb") == "alice"
+    assert submissions.flat_student_id("bob_12_late_Residual_Networks.ipynb") == "bob"
     roster = ["ann_lee", "ann"]
-    assert grade_class.flat_student_id("ann_lee_Residual_Networks.ipynb", roster) == "ann_lee"
-    assert grade_class.flat_student_id("ann_Residual_Networks.ipynb", roster) == "ann"
-    assert grade_class.flat_student_id("carl_x.ipynb", roster) == "carl"
+    assert submissions.flat_student_id("ann_lee_Residual_Networks.ipynb", roster) == "ann_lee"
+    assert submissions.flat_student_id("ann_Residual_Networks.ipynb", roster) == "ann"
+    assert submissions.flat_student_id("carl_x.ipynb", roster) == "carl"
 
 
 def test_grading_driver_does_not_import_tensorflow():
-    code = "import sys, resnets_kit.grade_class; print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
+    code = "import sys, resnets_kit.classgrade; print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == "[]", result.stderr
 

@@ -28,7 +28,8 @@ import psutil
 import pytest
 from test_grade_class import BY_ID, CELL_TIMEOUT, make_notebook, read_rows
 
-from resnets_kit import course, grade_class
+from resnets_kit import course
+from resnets_kit.classgrade import cli as classgrade_cli
 
 #: The students graded (see tests/test_grade_class.py for what each submission does).
 GRADED = ("blank", "identity-raises", "solution")
@@ -91,7 +92,7 @@ def grading_processes() -> list[psutil.Process]:
         except psutil.Error:
             continue
         if alive(process) and any(
-            w in command for w in ("nbgrader", "resnets_kit.sandbox", "resnets_kit.reaper")
+            w in command for w in ("nbgrader", "resnets_kit.grader.sandbox", "resnets_kit.grader.reaper")
         ):
             found.append(process)
     return found
@@ -117,7 +118,7 @@ class WorkerKiller(threading.Thread):
                     started = process.create_time()
                 except psutil.Error:
                     continue
-                if "resnets_kit.reaper" not in command or "--student" not in command:
+                if "resnets_kit.grader.reaper" not in command or "--student" not in command:
                     continue
                 if time.time() - started < KILL_AFTER:
                     continue
@@ -172,7 +173,7 @@ def runs(tmp_path_factory) -> Runs:
     def grade(course_root: Path, *options: str) -> tuple[int, Path]:
         out = work / f"out-{course_root.name}" / "grades.csv"
         argv = [str(submissions), "--course", str(course_root), "--out", str(out), "--roster", str(roster)]
-        return grade_class.main([*argv, *options]), out
+        return classgrade_cli.main([*argv, *options]), out
 
     single_code, single_out = grade(single, "--workers", "1")
     killer = WorkerKiller()
@@ -243,7 +244,8 @@ def test_the_killed_job_left_no_process_behind(runs):
 
 @pytest.mark.slow
 def test_merging_a_result_again_changes_nothing(runs):
-    from resnets_kit.distributed import GradebookRecorder, autograded_files, merge_outcome
+    from resnets_kit.classgrade.cluster import autograded_files
+    from resnets_kit.classgrade.merge import GradebookRecorder, merge_outcome
 
     student_id = "identity-raises"
     folder = runs.cluster / "autograded" / student_id / course.ASSIGNMENT
@@ -282,7 +284,7 @@ def _killing_plugin(prefix: str, delay: float):
 def test_a_job_that_keeps_killing_its_worker_ends_crashed_and_the_batch_goes_on(runs):
     from distributed import Client
 
-    from resnets_kit.distributed import ALLOWED_FAILURES, local_cluster
+    from resnets_kit.classgrade.cluster import ALLOWED_FAILURES, local_cluster
 
     submissions = runs.work / "killers"
     for student_id, base in (("victim", "blank"), ("solution", "solution")):
@@ -298,7 +300,7 @@ def test_a_job_that_keeps_killing_its_worker_ends_crashed_and_the_batch_goes_on(
         client.register_plugin(_killing_plugin("grade-victim-", delay=2.0))
         address = cluster.scheduler_address
         assert address.startswith("tcp://127.0.0.1:")
-        code = grade_class.main(
+        code = classgrade_cli.main(
             [str(submissions), "--course", str(root), "--out", str(out), "--scheduler", address]
         )
     assert code == 0
@@ -316,15 +318,15 @@ def test_a_job_that_keeps_killing_its_worker_ends_crashed_and_the_batch_goes_on(
 def test_workers_and_scheduler_options(tmp_path, capsys):
     for argv in (["--workers", "0"], ["--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"]):
         with pytest.raises(SystemExit) as exit_info:
-            grade_class.parse_args([str(tmp_path), *argv])
+            classgrade_cli.parse_args([str(tmp_path), *argv])
         assert exit_info.value.code == 2
     assert "--workers" in capsys.readouterr().err
-    args = grade_class.parse_args([str(tmp_path)])
+    args = classgrade_cli.parse_args([str(tmp_path)])
     assert (args.workers, args.scheduler) == (1, None)
 
 
 def test_the_single_process_path_does_not_import_dask():
-    code = "import sys, resnets_kit.grade_class; print(sorted({'dask', 'distributed'} & set(sys.modules)))"
+    code = "import sys, resnets_kit.classgrade; print(sorted({'dask', 'distributed'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == "[]", result.stderr
 
@@ -333,7 +335,7 @@ def test_the_reaper_ends_the_command_tree_when_its_parent_dies(tmp_path):
     marker = tmp_path / "started"
     parent_code = (
         "import os, subprocess, sys\n"
-        "subprocess.Popen([sys.executable, '-m', 'resnets_kit.reaper', str(os.getpid()), '--', 'sh', '-c',"
+        "subprocess.Popen([sys.executable, '-m', 'resnets_kit.grader.reaper', str(os.getpid()), '--', 'sh', '-c',"
         f" 'sleep 300 & sleep 300 & touch {marker}; wait']).wait()\n"
     )
     parent = subprocess.Popen([sys.executable, "-c", parent_code])
@@ -354,7 +356,7 @@ def test_the_reaper_ends_the_command_tree_when_its_parent_dies(tmp_path):
 
 def test_the_reaper_exits_when_its_parent_is_already_gone():
     result = subprocess.run(
-        [sys.executable, "-m", "resnets_kit.reaper", "1", "--", "sleep", "300"],
+        [sys.executable, "-m", "resnets_kit.grader.reaper", "1", "--", "sleep", "300"],
         timeout=60,
         capture_output=True,
     )

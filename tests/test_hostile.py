@@ -1,4 +1,4 @@
-"""Hostile submissions (resnets_kit.hostile) graded by the instructor's command: each gets exactly
+"""Hostile submissions (qa.hostile) graded by the instructor's command: each gets exactly
 the points its honest work earns and its named status, the batch completes, and the project's
 grading files are unchanged afterwards."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from resnets_kit import hostile
+from qa import hostile
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
-"""Every mistake of the catalogue (resnets_kit/mistakes.py) is caught by the test it declares, with
+"""Every mistake of the catalogue (qa/mistakes.py) is caught by the test it declares, with
 a message that names it; the catalogue is well formed; the mutation-score command agrees.
 
-The results of :func:`resnets_kit.mistakes.first_failure` are cached per process, so each
+The results of :func:`qa.mistakes.first_failure` are cached per process, so each
 mistake's model is built once in a test session (tests/test_public_tests.py reads the same cache).
 """
 
@@ -11,7 +11,7 @@ from collections import defaultdict
 
 import pytest
 
-from resnets_kit import mistakes, mutation_score
+from qa import mistakes, mutation_score
 from resnets_kit.solution import GRADED_FUNCTIONS, solution_sources
 
 

@@ -1,5 +1,5 @@
-"""Copied nbgrader cells (resnets_kit.normalize) and submissions that cannot be graded
-(grade_class.submission_problem), without running nbgrader's autograde: fast.
+"""Copied nbgrader cells (resnets_kit.grader.normalize) and submissions that cannot be graded
+(submissions.submission_problem), without running nbgrader's autograde: fast.
 
 The full path (nbgrader autograde in a course, the sandbox, the CSV and the feedback) is in
 tests/test_student_notebooks.py.
@@ -14,10 +14,11 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
-from resnets_kit import course, grade_class
-from resnets_kit.normalize import NOTE_MARK, drop_empty_metadata, note_text, resolve_duplicates
+from resnets_kit import course
+from resnets_kit.classgrade import reports, submissions
+from resnets_kit.grader.normalize import NOTE_MARK, drop_empty_metadata, note_text, resolve_duplicates
+from resnets_kit.grader.plan import answer_cells
 from resnets_kit.solution import GRADED_FUNCTIONS, SOURCE_NOTEBOOK
-from resnets_kit.trusted import answer_cells
 
 
 def source_notebook() -> nbformat.NotebookNode:
@@ -25,7 +26,9 @@ def source_notebook() -> nbformat.NotebookNode:
 
 
 def index_of(nb, grade_id: str) -> int:
-    return next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    return next(
+        i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id
+    )
 
 
 def copy_cell(nb, grade_id: str, source: str | None = None, *, before: bool = False) -> int:
@@ -74,7 +77,7 @@ def test_course_config_resolves_copies_after_clearing_outputs_and_before_nbgrade
     from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, DeduplicateIds, OverwriteCells
     from traitlets.config.loader import PyFileConfigLoader
 
-    from resnets_kit.normalize import NormalizeSubmission
+    from resnets_kit.grader.preprocessors import NormalizeSubmission
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course.COURSE_ROOT)).load_config()
     steps = list(config.Autograde.sanitize_preprocessors)
@@ -217,9 +220,9 @@ def test_a_notebook_with_copied_cells_can_be_graded(tmp_path):
     copy_cell(nb, "identity_block")
     path = tmp_path / "copied.ipynb"
     nbformat.write(nb, path)
-    assert grade_class.submission_problem(path) is None
-    assert grade_class.notebook_problem(path) == ""
-    (line,) = grade_class.duplicate_notes(path)
+    assert submissions.submission_problem(path) is None
+    assert submissions.notebook_problem(path) == ""
+    (line,) = submissions.duplicate_notes(path)
     assert line.startswith("2 copies of the answer cell 'identity_block': the last one")
 
 
@@ -228,17 +231,21 @@ def test_a_notebook_with_copied_cells_can_be_graded(tmp_path):
     [
         ("not-json", '{"cells": [ this is not a notebook', "not a valid notebook: "),
         ("empty", "", "not a valid notebook: "),
-        ("future", json.dumps({"nbformat": 9, "nbformat_minor": 0, "cells": [], "metadata": {}}), "not a valid"),
+        (
+            "future",
+            json.dumps({"nbformat": 9, "nbformat_minor": 0, "cells": [], "metadata": {}}),
+            "not a valid",
+        ),
     ],
 )
 def test_a_file_that_is_not_a_notebook_cannot_be_graded(tmp_path, name, content, reason):
     path = tmp_path / f"{name}.ipynb"
     path.write_text(content)
-    problem = grade_class.submission_problem(path)
+    problem = submissions.submission_problem(path)
     assert problem is not None and problem.reason.startswith(reason)
     assert "ask the student to submit the notebook again" in problem.action
     assert "Jupyter" in problem.advice
-    assert grade_class.notebook_problem(path) == f"{problem.reason}; {problem.action}"
+    assert submissions.notebook_problem(path) == f"{problem.reason}; {problem.action}"
 
 
 def test_a_notebook_without_answer_cells_cannot_be_graded(tmp_path):
@@ -247,9 +254,11 @@ def test_a_notebook_without_answer_cells_cannot_be_graded(tmp_path):
         cell.metadata.pop("nbgrader", None)
     path = tmp_path / "new.ipynb"
     nbformat.write(nb, path)
-    problem = grade_class.submission_problem(path)
+    problem = submissions.submission_problem(path)
     assert problem is not None
-    assert problem.reason.startswith("none of the answer cells (identity_block, convolutional_block, ResNet50)")
+    assert problem.reason.startswith(
+        "none of the answer cells (identity_block, convolutional_block, ResNet50)"
+    )
     assert "released Residual_Networks.ipynb" in problem.action
     assert "answer cells of the Residual_Networks.ipynb you were given" in problem.advice
 
@@ -262,11 +271,13 @@ def test_an_answer_cell_of_the_wrong_type_can_still_be_graded(tmp_path):
     nb.cells[at] = nbformat.v4.new_markdown_cell(nb.cells[at].source, metadata=nb.cells[at].metadata)
     path = tmp_path / "markdown.ipynb"
     nbformat.write(nb, path)
-    assert grade_class.submission_problem(path) is None
+    assert submissions.submission_problem(path) is None
 
 
 def test_the_feedback_page_of_an_invalid_submission_escapes_what_came_from_it():
-    problem = grade_class.Problem("not a valid notebook: <script>alert(1)</script>", "fix it", "resubmit & check")
-    page = grade_class.problem_feedback("ann", problem)
+    problem = submissions.Problem(
+        "not a valid notebook: <script>alert(1)</script>", "fix it", "resubmit & check"
+    )
+    page = reports.problem_feedback("ann", problem)
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "resubmit &amp; check" in page and "not graded" in page and "ann" in page

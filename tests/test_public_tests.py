@@ -1,14 +1,14 @@
 """The public tests pass on the reference solution and on equivalent spellings of it, and fail,
 with a message that explains the check, on the catalogue of deliberate mistakes built from it
-(resnets_kit/mistakes.py: each a small edit of the solution's code in the notebook)."""
+(qa/mistakes.py: each a small edit of the solution's code in the notebook)."""
 
 from __future__ import annotations
 
 import pytest
 
 import public_tests
-from resnets_kit import mistakes
-from resnets_kit.mistakes import ID_CONV2
+from qa import mistakes
+from qa.mistakes import ID_CONV2
 from resnets_kit.solution import load_solution
 from test_utils import PublicTestFailure
 
@@ -32,7 +32,7 @@ PUBLIC_MISTAKES = [m for m in mistakes.CATALOGUE if m.caught_by == "public"]
 
 @pytest.mark.parametrize("mistake", PUBLIC_MISTAKES, ids=lambda m: m.name)
 def test_public_test_names_the_mistake(mistake):
-    """Each mistake of the catalogue (resnets_kit/mistakes.py) that the public tests can see fails
+    """Each mistake of the catalogue (qa/mistakes.py) that the public tests can see fails
     the public test of its function with a message in the format of test_utils.failure: the
     function, the check, expected, received and a hint (tests/test_mistakes.py checks the texts
     that name each mistake)."""
@@ -158,7 +158,7 @@ def test_changed_default_initializer_is_reported():
 
 @pytest.mark.parametrize("name", list(TESTS))
 def test_hidden_tests_pass_on_the_reference_solution(solution, name, capsys):
-    from resnets_kit.grading import hidden_test
+    from resnets_kit.grader.hidden import hidden_test
 
     hidden_test(name, solution[name])
     assert "(hidden case" in capsys.readouterr().out
@@ -167,7 +167,7 @@ def test_hidden_tests_pass_on_the_reference_solution(solution, name, capsys):
 def test_hidden_tests_catch_a_solution_fitted_to_the_public_cases(solution):
     """A block that hard-codes the public test's kernel size passes the public tests of that
     case but not the hidden ones."""
-    from resnets_kit.grading import hidden_test
+    from resnets_kit.grader.hidden import hidden_test
 
     edits = [(ID_CONV2, ID_CONV2.replace("kernel_size=f", "kernel_size=2"))]
     namespace = load_solution(replace={"identity_block": edits})

@@ -11,10 +11,12 @@ from __future__ import annotations
 import pytest
 
 import public_tests
-from resnets_kit import mistakes
-from resnets_kit.sandbox import check_function
+from qa import mistakes
+from resnets_kit.grader.checks import check_records
+from resnets_kit.grader.orchestrate import grade_cells
+from resnets_kit.grader.plan import grading_plan
+from resnets_kit.grader.sandbox import check_function
 from resnets_kit.solution import load_solution, solution_sources
-from resnets_kit.trusted import check_records, grade_cells, grading_plan
 from test_utils import RESNET50_PARTS, reference_part, split_parts
 
 PART_CELLS = {

@@ -1,6 +1,6 @@
 """Notebooks as students really leave them are graded as their answers deserve.
 
-One class is graded once with ``resnets_kit.grade_class`` (the real nbgrader autograde of the
+One class is graded once with ``resnets_kit.classgrade`` (the real nbgrader autograde of the
 course, the sandbox, the feedback and the CSV): every student starts from the released notebook
 with the reference answers pasted into its answer cells, then leaves it the way students do:
 cells copied and pasted (answer cells, test cells, locked cells), cells added and moved, outputs
@@ -28,8 +28,11 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 
-from resnets_kit import course, grade_class
-from resnets_kit.normalize import NOTE_MARK
+from resnets_kit import assignment, course
+from resnets_kit.classgrade import cli as classgrade_cli
+from resnets_kit.classgrade import reports
+from resnets_kit.classgrade.student import Result
+from resnets_kit.grader.normalize import NOTE_MARK
 from resnets_kit.solution import GRADED_FUNCTIONS, SOURCE_NOTEBOOK
 
 #: A wrong variant of identity_block: every identity_block test cell fails with it.
@@ -47,7 +50,9 @@ EXECUTION_META = {
 
 
 def index_of(nb, grade_id: str) -> int:
-    return next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    return next(
+        i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id
+    )
 
 
 def paste_copy(nb, grade_id: str, source: str | None = None, *, offset: int = 1) -> None:
@@ -162,7 +167,11 @@ def notebook_7(nb):
             cell.metadata["execution"] = dict(EXECUTION_META)
             cell.metadata["scrolled"] = True
     nb.cells[index_of(nb, "identity-demo")].metadata["jupyter"] = {"outputs_hidden": True}
-    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    nb.metadata["kernelspec"] = {
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "name": "python3",
+    }
     nb.metadata["language_info"] = {
         "codemirror_mode": {"name": "ipython", "version": 3},
         "file_extension": ".py",
@@ -180,7 +189,11 @@ def vscode(nb):
         cell.metadata["vscode"] = {"languageId": "python" if cell.cell_type == "code" else "markdown"}
         if cell.cell_type == "code":
             cell.execution_count = None
-    nb.metadata["kernelspec"] = {"display_name": ".venv (Python 3.11.9)", "language": "python", "name": "python3"}
+    nb.metadata["kernelspec"] = {
+        "display_name": ".venv (Python 3.11.9)",
+        "language": "python",
+        "name": "python3",
+    }
     nb.metadata["language_info"] = {"name": "python", "version": "3.11.9"}
     nb.metadata["vscode"] = {"interpreter": {"hash": "3f1c0e4d2b5a6978"}}
     return as_json(nb)
@@ -206,7 +219,7 @@ def _never(grade_id: str) -> bool:
 
 
 def _identity_block_cells(grade_id: str) -> bool:
-    return grade_class.exercise_of(grade_id) == "identity_block"
+    return assignment.exercise_of(grade_id) == "identity_block"
 
 
 @dataclass
@@ -231,7 +244,12 @@ class Student:
 STUDENTS = [
     Student("copied-answer", copied_answer, copied=("identity_block",)),
     Student("copied-answer-wrong-first", copied_answer_wrong_first, copied=("identity_block",)),
-    Student("copied-answer-wrong-last", copied_answer_wrong_last, _identity_block_cells, copied=("identity_block",)),
+    Student(
+        "copied-answer-wrong-last",
+        copied_answer_wrong_last,
+        _identity_block_cells,
+        copied=("identity_block",),
+    ),
     Student("copied-tests", copied_tests, copied=("identity_block_shape", "ResNet50_layers_stage_3")),
     Student("copied-locked", copied_locked, copied=("identity-md", "setup")),
     Student("added-cells", added_cells),
@@ -275,7 +293,7 @@ class Graded:
     out: Path
     feedback: Path
     rows: dict[str, dict[str, str]]
-    results: dict[str, grade_class.Result]
+    results: dict[str, Result]
     printed: str
 
 
@@ -285,7 +303,7 @@ def graded(tmp_path_factory) -> Graded:
     work = tmp_path_factory.mktemp("student_notebooks")
     root = course.fresh_course(work)
     released = course.generate(root)
-    cells = grade_class.grade_cells(released)
+    cells = reports.grade_cell_points(released)
     submissions = work / "submitted"
     for student in STUDENTS:
         folder = submissions / student.student_id / course.ASSIGNMENT
@@ -299,11 +317,17 @@ def graded(tmp_path_factory) -> Graded:
     out = work / "out" / "grades.csv"
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        results = grade_class.grade_class(submissions, root, out, out.parent / "feedback")
+        results = classgrade_cli.grade_class(submissions, root, out, out.parent / "feedback")
     with open(out, newline="") as fh:
         rows = {row["student_id"]: row for row in csv.DictReader(fh)}
     return Graded(
-        root, cells, out, out.parent / "feedback", rows, {r.student_id: r for r in results}, printed.getvalue()
+        root,
+        cells,
+        out,
+        out.parent / "feedback",
+        rows,
+        {r.student_id: r for r in results},
+        printed.getvalue(),
     )
 
 
@@ -313,7 +337,9 @@ def test_the_notebooks_are_left_as_described():
         left = student.leave(student_notebook())
         text = left if isinstance(left, str) else nbformat.writes(left)
         nb = nbformat.reads(text, as_version=4)
-        ids = Counter(c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells if "nbgrader" in c.metadata)
+        ids = Counter(
+            c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells if "nbgrader" in c.metadata
+        )
         assert sorted(g for g, n in ids.items() if n > 1) == sorted(student.copied), student.student_id
     assert "\r\n" in windows_line_endings(student_notebook())
     assert '"nbformat_minor": 4' in nbformat_4_4(student_notebook())
@@ -333,7 +359,7 @@ def test_each_notebook_gets_the_points_of_its_answers(graded, student_id):
     assert row["status"] == "graded", graded.results[student_id].detail
     assert float(row["score"]) == pytest.approx(sum(graded.cells[g] for g in passing)), f"failing: {failing}"
     for function in GRADED_FUNCTIONS:
-        own = sum(graded.cells[g] for g in passing if grade_class.exercise_of(g) == function)
+        own = sum(graded.cells[g] for g in passing if assignment.exercise_of(g) == function)
         assert float(row[function]) == pytest.approx(own), function
     assert (graded.feedback / f"{student_id}.html").is_file()
 
@@ -356,7 +382,9 @@ def test_the_autograded_notebook_and_the_feedback_say_which_copy_counted(graded,
     ids = Counter(_grade_id(c) for c in nb.cells if _grade_id(c))
     assert max(ids.values()) == 1, "one cell per grade_id"
     notes = [i for i, c in enumerate(nb.cells) if c.metadata.get(NOTE_MARK)]
-    copies = sum(1 for c in student.leave(student_notebook(graded.root)).cells if _grade_id(c) in student.copied)
+    copies = sum(
+        1 for c in student.leave(student_notebook(graded.root)).cells if _grade_id(c) in student.copied
+    )
     assert len(notes) == copies
     for grade_id in student.copied:
         kept = index_of(nb, grade_id)
@@ -366,7 +394,9 @@ def test_the_autograded_notebook_and_the_feedback_say_which_copy_counted(graded,
     assert "was ignored" in page
     detail = graded.results[student_id].detail
     for grade_id in student.copied:
-        assert re.search(rf"\d copies of the (answer cell|test cell|cell) {re.escape(repr(grade_id))}", detail)
+        assert re.search(
+            rf"\d copies of the (answer cell|test cell|cell) {re.escape(repr(grade_id))}", detail
+        )
     assert f"{student_id}: graded: " in graded.printed
 
 

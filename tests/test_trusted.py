@@ -1,4 +1,4 @@
-"""The grader that does not trust the submission (resnets_kit.trusted and resnets_kit.sandbox):
+"""The grader that does not trust the submission (resnets_kit.trusted and resnets_kit.grader.sandbox):
 its plan, its sandbox's isolation and limits, and checks that run on rebuilt models only."""
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ import sys
 import pytest
 
 import public_tests
-from resnets_kit import REPO_ROOT, sandbox, trusted
+from resnets_kit import REPO_ROOT
+from resnets_kit.grader import check_server, checks, events, guard, isolation, orchestrate, plan, sandbox
+from resnets_kit.grader import cli as grader_cli
 from resnets_kit.solution import GRADED_FUNCTIONS, load_solution, solution_sources
 
 
@@ -26,17 +28,17 @@ def solution_records():
 
 
 def test_plan_reads_the_17_test_cells_from_the_source_notebook():
-    plan = trusted.grading_plan()
-    assert len(plan) == 17
-    assert plan["identity_block_shape"] == trusted.CellCheck("identity_block", ("shape",), False)
-    assert plan["ResNet50_hidden"] == trusted.CellCheck("ResNet50", None, True)
-    assert plan["ResNet50_layers_stage_4"] == trusted.CellCheck("ResNet50", ("layers",), False, "stage 4")
-    assert {c.function for c in plan.values()} == set(GRADED_FUNCTIONS)
+    cells = plan.grading_plan()
+    assert len(cells) == 17
+    assert cells["identity_block_shape"] == plan.CellCheck("identity_block", ("shape",), False)
+    assert cells["ResNet50_hidden"] == plan.CellCheck("ResNet50", None, True)
+    assert cells["ResNet50_layers_stage_4"] == plan.CellCheck("ResNet50", ("layers",), False, "stage 4")
+    assert {c.function for c in cells.values()} == set(GRADED_FUNCTIONS)
 
 
 def test_parse_test_cell_forms():
-    parse = trusted.parse_test_cell
-    assert parse("identity_block_test(identity_block)") == trusted.CellCheck("identity_block", None, False)
+    parse = plan.parse_test_cell
+    assert parse("identity_block_test(identity_block)") == plan.CellCheck("identity_block", None, False)
     assert parse('ResNet50_test(ResNet50, checks=["model", "layers"])').checks == ("model", "layers")
     assert parse('ResNet50_test(ResNet50, checks="layers", part="top")').part == "top"
     assert parse("x = 1") is None
@@ -46,14 +48,14 @@ def test_parse_test_cell_forms():
 
 def test_checks_on_rebuilt_models_pass_for_the_solution(solution_records):
     json.dumps(solution_records)  # plain data only
-    outcomes = trusted.check_records(json.loads(json.dumps(solution_records)))
+    outcomes = checks.check_records(json.loads(json.dumps(solution_records)))
     failed = {g: o.text for g, o in outcomes.items() if not o.passed}
     assert not failed
 
 
 def test_rebuilt_models_compute_what_the_function_computes(solution_records):
     namespace = load_solution()
-    rebuilt = trusted.Rebuilt("convolutional_block", solution_records["convolutional_block"])
+    rebuilt = checks.Rebuilt("convolutional_block", solution_records["convolutional_block"])
     for case in public_tests.CONVOLUTIONAL_CASES:
         direct = public_tests.run_block(namespace["convolutional_block"], case)
         again = public_tests.block_output(rebuilt.block_model(case), case)
@@ -63,7 +65,7 @@ def test_rebuilt_models_compute_what_the_function_computes(solution_records):
 def test_a_block_mistake_costs_only_that_block():
     edit = [("Add()([X, X_shortcut])", "Add()([X, X])")]
     records = records_of(load_solution(replace={"identity_block": edit}))
-    outcomes = trusted.check_records(records)
+    outcomes = checks.check_records(records)
     for grade_id, outcome in outcomes.items():
         if grade_id.startswith("identity_block") and not grade_id.endswith("_shape"):
             assert not outcome.passed, grade_id
@@ -76,7 +78,7 @@ def test_the_signature_is_checked_from_the_record():
         replace={"identity_block": [("initializer=random_uniform):", "initializer=glorot_uniform):")]}
     )
     record = sandbox.check_function("identity_block", namespace, namespace, None)
-    outcome = trusted.check_records({"identity_block": record})["identity_block_shape"]
+    outcome = checks.check_records({"identity_block": record})["identity_block_shape"]
     assert not outcome.passed
     assert "the default of `initializer`" in outcome.text and "received: GlorotUniform" in outcome.text
 
@@ -85,7 +87,7 @@ def test_recorded_errors_get_the_same_message_as_in_the_notebook():
     record = {"error": None, "signature": None, "cases": {}}
     for case in public_tests.IDENTITY_CASES:
         record["cases"][public_tests.case_key(case)] = {"error": "NotImplementedError: "}
-    outcome = trusted.check_records({"identity_block": record})["identity_block_shape"]
+    outcome = checks.check_records({"identity_block": record})["identity_block_shape"]
     assert "replace `raise NotImplementedError()` with your code" in outcome.text
 
 
@@ -103,7 +105,7 @@ def test_configs_outside_the_allow_list_are_refused(solution_records, layer):
     )
     config["config"]["layers"].append(dict(layer, name="x", inbound_nodes=[]))
     with pytest.raises(ValueError, match="grading does not accept"):
-        trusted.validate_config(config)
+        checks.validate_config(config)
 
 
 def test_a_custom_initializer_class_is_refused(solution_records):
@@ -113,15 +115,15 @@ def test_a_custom_initializer_class_is_refused(solution_records):
     conv = next(layer for layer in config["config"]["layers"] if layer["class_name"] == "Conv2D")
     conv["config"]["kernel_initializer"] = {"module": "builtins", "class_name": "eval", "config": {}}
     with pytest.raises(ValueError, match="builtins.eval"):
-        trusted.validate_config(config)
+        checks.validate_config(config)
 
 
 def test_python_source_turns_magics_into_calls():
-    assert "get_ipython()" in trusted.python_source("%time x = 1")
-    assert trusted.python_source("x = 1\n") == "x = 1\n"
+    assert "get_ipython()" in plan.python_source("%time x = 1")
+    assert plan.python_source("x = 1\n") == "x = 1\n"
 
 
-@pytest.mark.skipif(not trusted.isolation_available(), reason="no namespaces on this machine")
+@pytest.mark.skipif(not isolation.isolation_available(), reason="no namespaces on this machine")
 def test_the_isolated_sandbox_sees_a_read_only_file_system_and_no_other_process(tmp_path):
     probe = (
         "import os, socket\n"
@@ -138,7 +140,7 @@ def test_the_isolated_sandbox_sees_a_read_only_file_system_and_no_other_process(
     )
     folder = tmp_path / "box"
     folder.mkdir()
-    command = trusted.isolated([sys.executable, "-I", "-c", probe], folder)
+    command = isolation.isolated([sys.executable, "-I", "-c", probe], folder)
     done = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=60)
     out = done.stdout
     assert f"refused {REPO_ROOT / 'probe.txt'} 30" in out  # EROFS
@@ -155,7 +157,7 @@ def test_sandbox_limits_name_the_function_and_keep_the_others():
     cells["identity_block"] = cells["identity_block"].replace(
         '    """\n', '    """\n    while True:\n        pass\n', 1
     )
-    result = trusted.run_sandbox(cells, step_timeout=8)
+    result = orchestrate.run_sandbox(cells, step_timeout=8)
     assert result.verdicts == {"identity_block": "timeout"}
     assert set(result.records) == {"convolutional_block", "ResNet50"}
     assert "8 s" in result.details["identity_block"]
@@ -164,18 +166,18 @@ def test_sandbox_limits_name_the_function_and_keep_the_others():
 def test_guard_restores_changed_files_and_removes_new_ones(tmp_path):
     kept = tmp_path / "kept.py"
     kept.write_text("original")
-    guard = trusted.FileGuard([kept], [(tmp_path, ("*.pth",))])
+    snapshot = guard.FileGuard([kept], [(tmp_path, ("*.pth",))])
     kept.write_text("changed")
     (tmp_path / "evil.pth").write_text("import os")
     (tmp_path / "data.txt").write_text("not watched")
-    undone = guard.restore()
+    undone = snapshot.restore()
     assert kept.read_text() == "original"
     assert not (tmp_path / "evil.pth").exists() and (tmp_path / "data.txt").exists()
     assert len(undone) == 2
 
 
 def test_command_line_grades_the_solution(capsys):
-    assert trusted.main(["grade", str(REPO_ROOT / "notebooks" / "Residual_Networks_solution.ipynb")]) == 0
+    assert grader_cli.main(["grade", str(REPO_ROOT / "notebooks" / "Residual_Networks_solution.ipynb")]) == 0
     out = capsys.readouterr().out
     assert out.count(": pass") == 17 and "verdicts: none" in out
 
@@ -186,13 +188,15 @@ def test_test_files_beside_the_grader_are_never_imported(tmp_path, monkeypatch):
     for name in ("public_tests.py", "test_utils.py"):
         (tmp_path / name).write_text(fake)
     monkeypatch.chdir(tmp_path)
-    grade = trusted.grade_notebook(REPO_ROOT / "notebooks" / "Residual_Networks.ipynb")  # the blank release
+    grade = orchestrate.grade_notebook(
+        REPO_ROOT / "notebooks" / "Residual_Networks.ipynb"
+    )  # the blank release
     assert grade.outcomes and not any(o.passed for o in grade.outcomes.values())
     assert all("NotImplementedError" in o.text for o in grade.outcomes.values())
 
 
 def test_the_record_tracker_takes_only_the_first_record_after_the_functions_own_start():
-    tracker = trusted.RecordTracker(["identity_block", "ResNet50"])
+    tracker = events.RecordTracker(["identity_block", "ResNet50"])
     assert tracker.feed({"done": "identity_block", "record": {"error": "no start"}}) is None
     tracker.feed({"start": "identity_block", "step": "define"})
     assert tracker.feed({"done": "identity_block", "record": {"error": "define step"}}) is None
@@ -220,22 +224,22 @@ def test_structure_model_has_the_structure_of_the_rebuilt_model_without_weights(
     from test_utils import layer_summary
 
     entry = next(iter(solution_records["ResNet50"]["cases"].values()))
-    full = trusted.Rebuilt("ResNet50", solution_records["ResNet50"])._rebuild("k", entry["config"])
-    light = trusted.structure_model(json.loads(json.dumps(entry["config"])))
+    full = checks.Rebuilt("ResNet50", solution_records["ResNet50"])._rebuild("k", entry["config"])
+    light = checks.structure_model(json.loads(json.dumps(entry["config"])))
     assert layer_summary(light) == layer_summary(full)
     assert light.count_params() == full.count_params() == 23_600_006
-    assert trusted.structure_model(json.loads(json.dumps(entry["config"]))) is light  # kept
+    assert checks.structure_model(json.loads(json.dumps(entry["config"]))) is light  # kept
     bad = json.loads(json.dumps(entry["config"]))
     bad["config"]["layers"][1]["module"] = "os"
     with pytest.raises(ValueError, match="grading does not accept"):
-        trusted.structure_model(bad)
+        checks.structure_model(bad)
 
 
 def test_the_checker_keeps_an_early_outcome_only_for_the_same_final_record(solution_records):
     wrong = records_of(
         load_solution(replace={"identity_block": [("Add()([X, X_shortcut])", "Add()([X, X])")]})
     )
-    checker = trusted.Checker(trusted.grading_plan())
+    checker = check_server.Checker(plan.grading_plan())
     checker.submit("identity_block", wrong["identity_block"])  # a run that then did not end normally
     checker.submit("convolutional_block", solution_records["convolutional_block"])
     for entry in solution_records["ResNet50"]["cases"].values():
@@ -262,7 +266,7 @@ def test_the_sandbox_hands_records_and_cases_over_as_they_come():
 
     sources = solution_sources()
     early = Early()
-    result = trusted.run_sandbox({name: sources[name] for name in GRADED_FUNCTIONS}, early=early)
+    result = orchestrate.run_sandbox({name: sources[name] for name in GRADED_FUNCTIONS}, early=early)
     submitted = {f: r for kind, f, r in early.calls if kind == "record"}
     assert submitted == result.records and list(submitted) == list(GRADED_FUNCTIONS)
     cases = [(f, entry) for kind, f, entry in early.calls if kind == "case"]

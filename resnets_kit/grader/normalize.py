@@ -9,14 +9,14 @@ removing it; ``CheckCellMetadata`` then reads that empty dict as schema version 
 ``SchemaTooOldError``, so the whole submission fails with "use an old version of the nbgrader
 metadata format ... nbgrader update ." and no grade (jupyter/nbgrader#1083).
 
-:class:`NormalizeSubmission` runs in that sanitize step, after nbgrader clears the outputs and
-before ``DeduplicateIds`` (see ``course/nbgrader_config.py``), so it applies to the course's
-``nbgrader autograde`` whoever runs it. For each ``grade_id`` held by several cells
-(:func:`resolve_duplicates`):
+:class:`~resnets_kit.grader.preprocessors.NormalizeSubmission` runs in that sanitize step, after
+nbgrader clears the outputs and before ``DeduplicateIds`` (see ``course/nbgrader_config.py``),
+so it applies to the course's ``nbgrader autograde`` whoever runs it. For each ``grade_id`` held
+by several cells (:func:`resolve_duplicates`):
 
 - an **answer** (nbgrader ``solution``) cell: the copy that runs last is graded, i.e. the last
   copy that is a code cell (the last copy when none is); this is the code the student's kernel
-  last defined, and the copy :func:`resnets_kit.trusted.answer_cells` reads;
+  last defined, and the copy :func:`resnets_kit.grader.plan.answer_cells` reads;
 - a **test** (``grade``) cell, or any other cell with nbgrader metadata (a locked markdown or
   setup cell): the first copy is kept;
 - every other copy loses its nbgrader metadata and becomes a plain cell, which nbgrader ignores;
@@ -29,15 +29,23 @@ Cells whose ``nbgrader`` metadata is empty or not a mapping (what ``DeduplicateI
 when a student resubmits a notebook it processed) lose it too, for the same reason.
 
 The notebook is changed in place; nothing else in it (sources, other metadata, order) changes.
+
+Test cells a submission deleted are added back from the source notebook before grading
+(:func:`restore_test_cells`), so that they are graded like the others.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_markdown_cell
+
+from resnets_kit.grader.plan import grading_plan
+from resnets_kit.solution import SOURCE_NOTEBOOK
 
 #: Key set to ``True`` in the metadata of the note cells this module inserts.
 NOTE_MARK = "resnets_grader_note"
@@ -194,32 +202,35 @@ def drop_empty_metadata(nb: NotebookNode) -> list[int]:
     return changed
 
 
-def _make_preprocessor():
-    from nbgrader.preprocessors import NbGraderPreprocessor
-
-    class NormalizeSubmission(NbGraderPreprocessor):
-        """nbgrader preprocessor: one cell per ``grade_id`` before nbgrader checks the metadata.
-
-        Registered in ``c.Autograde.sanitize_preprocessors`` after ``ClearOutput`` and before
-        ``DeduplicateIds`` (see the module's docstring). Each duplicated ``grade_id`` is logged
-        as a warning with the copy that counts.
-        """
-
-        def preprocess(self, nb, resources):
-            """Resolve the duplicated cells of ``nb`` and add the notes; return ``nb`` and
-            ``resources``."""
-            for index in drop_empty_metadata(nb):
-                self.log.warning("Cell %d had empty nbgrader metadata; it is a plain cell now", index)
-            for duplicate in resolve_duplicates(nb):
-                self.log.warning("Duplicated cell: %s", duplicate.describe())
-            return nb, resources
-
-    return NormalizeSubmission
+#: The first line of a test cell the grader added back to a submission.
+RESTORED_NOTE = "# This test cell was missing from the submission; the grader added it back.\n"
 
 
-def __getattr__(name: str):
-    if name == "NormalizeSubmission":  # built on first use: nbgrader is imported only when needed
-        cls = _make_preprocessor()
-        globals()["NormalizeSubmission"] = cls
-        return cls
-    raise AttributeError(name)
+def restore_test_cells(notebook, source: Path = SOURCE_NOTEBOOK) -> list[str]:
+    """Add back the autograded test cells a submission deleted, copied from the source notebook
+    (after the last remaining cell of the same function), so that they are graded like the
+    others; return their ``grade_id``.
+
+    (nbgrader's own ``OverwriteCells.add_missing_cells`` fails with ``KeyError: 'grade_id'`` on
+    notebooks that also have unlocked cells with nbgrader metadata, as this one does.)
+    """
+    import nbformat
+
+    present = {c.metadata.get("nbgrader", {}).get("grade_id") for c in notebook.cells}
+    missing = [g for g in grading_plan(source) if g not in present]
+    if not missing:
+        return []
+    originals = {
+        c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nbformat.read(source, as_version=4).cells
+    }
+    for grade_id in missing:
+        cell = copy.deepcopy(originals[grade_id])
+        cell.source = RESTORED_NOTE + cell.source
+        function = grading_plan(source)[grade_id].function
+        positions = [
+            i
+            for i, c in enumerate(notebook.cells)
+            if str(c.metadata.get("nbgrader", {}).get("grade_id", "")).startswith(function)
+        ]
+        notebook.cells.insert(positions[-1] + 1 if positions else len(notebook.cells), cell)
+    return missing

@@ -5,15 +5,15 @@ graded function's cell, whose own work is left undone (a blank function, as in t
 release) unless the entry says otherwise. The expected outcome is what the honest work earns:
 0 points for the attacking function, full points for the two others, and a named status.
 
-``python -m resnets_kit.hostile`` builds a course, writes the submissions into a folder in
-nbgrader's layout, grades them with :mod:`resnets_kit.grade_class` (the instructor's command),
+``python -m qa.hostile`` builds a course, writes the submissions into a folder in
+nbgrader's layout, grades them with :mod:`resnets_kit.classgrade` (the instructor's command),
 and prints one row per submission: expected and received score, expected and received status,
 and whether they agree; then the wall time. It also checks that the project's grading files are
 byte-identical before and after. Exit status 0 when everything agrees, 1 otherwise.
 
 Usage::
 
-    python -m resnets_kit.hostile [--work DIR] [--only NAME ...]
+    python -m qa.hostile [--work DIR] [--only NAME ...]
 """
 
 from __future__ import annotations
@@ -28,19 +28,13 @@ from pathlib import Path
 
 import nbformat
 
-from resnets_kit import REPO_ROOT
-from resnets_kit.solution import GRADED_FUNCTIONS
+from resnets_kit import REPO_ROOT, assignment
+from resnets_kit.assignment import GRADED_FUNCTIONS
+from resnets_kit.classgrade import cli as classgrade_cli
+from resnets_kit.solution import def_line
 
-#: Points of each graded function in the course (the release's metadata; checked by the tests).
-POINTS_PER_FUNCTION = 10.0
-
-SIGNATURES = {
-    "identity_block": "def identity_block(X, f, filters, training=True, initializer=random_uniform):",
-    "convolutional_block": (
-        "def convolutional_block(X, f, filters, s=2, training=True, initializer=glorot_uniform):"
-    ),
-    "ResNet50": "def ResNet50(input_shape=(64, 64, 3), classes=6):",
-}
+#: Each graded function's ``def`` line as the notebook declares it (the exercise registry's).
+SIGNATURES = {name: def_line(name) for name in GRADED_FUNCTIONS}
 
 
 def blank(function: str) -> str:
@@ -164,11 +158,11 @@ HOSTILE: tuple[Hostile, ...] = (
         "redefines the public and hidden test functions to print success",
         "identity_block",
         "import public_tests\n"
-        "import resnets_kit.grading\n"
+        "import resnets_kit.grader.hidden\n"
         "def _passed(*args, **kwargs):\n"
         "    print('identity_block_test: all 4 checks passed')\n"
         "public_tests.identity_block_test = _passed\n"
-        "resnets_kit.grading.hidden_test = _passed\n"
+        "resnets_kit.grader.hidden.hidden_test = _passed\n"
         "identity_block_test = _passed\n"
         "hidden_test = _passed\n\n" + blank("identity_block"),
     ),
@@ -268,8 +262,8 @@ HOSTILE: tuple[Hostile, ...] = (
         "overwrite-tests",
         "overwrites the project's test files with tests that always pass",
         "identity_block",
-        "import public_tests, test_utils, resnets_kit.grading, resnets_kit.trusted\n"
-        "for module in (public_tests, test_utils, resnets_kit.grading, resnets_kit.trusted):\n"
+        "import public_tests, test_utils, resnets_kit.grader.hidden, resnets_kit.grader.checks\n"
+        "for module in (public_tests, test_utils, resnets_kit.grader.hidden, resnets_kit.grader.checks):\n"
         "    try:\n"
         "        with open(module.__file__, 'a') as fh:\n"
         "            fh.write('\\nidentity_block_test = hidden_test = lambda *a, **k: None\\n')\n"
@@ -348,14 +342,19 @@ def make_notebook(hostile: Hostile, source_notebook: Path, gradebook: Path) -> n
 
 def expected_scores(hostile: Hostile) -> dict[str, float]:
     """Points per graded function that the submission's honest work earns."""
-    return {
-        f: 0.0 if (f == hostile.function and hostile.zero) else POINTS_PER_FUNCTION for f in GRADED_FUNCTIONS
-    }
+    points = assignment.points()
+    return {f: 0.0 if (f == hostile.function and hostile.zero) else points[f] for f in GRADED_FUNCTIONS}
 
 
 def fingerprint() -> dict[str, str]:
     """sha256 of the project's grading files (modules, references, notebooks)."""
-    files = [*REPO_ROOT.glob("*.py"), *REPO_ROOT.glob("*.json"), *(REPO_ROOT / "resnets_kit").glob("*.py")]
+    package = REPO_ROOT / "resnets_kit"
+    files = [
+        *REPO_ROOT.glob("*.py"),
+        *REPO_ROOT.glob("*.json"),
+        *package.rglob("*.py"),
+        *package.rglob("*.json"),
+    ]
     files += [*(REPO_ROOT / "resnets_kit").glob("*.json"), *(REPO_ROOT / "notebooks").glob("*.ipynb")]
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(files)}
 
@@ -363,7 +362,7 @@ def fingerprint() -> dict[str, str]:
 def selected(only: list[str] | None = None) -> list[Hostile]:
     """The hostile submissions to run: all (or those named), those needing isolation only where
     the sandbox is isolated."""
-    from resnets_kit.trusted import isolation_available
+    from resnets_kit.grader.isolation import isolation_available
 
     chosen = [h for h in HOSTILE if not only or h.name in only]
     if not isolation_available():
@@ -386,7 +385,7 @@ def run(
         One row per submission (name, attack, expected/received score and status, ok), the wall
         time of grading the batch in seconds, and the project files that changed (none expected).
     """
-    from resnets_kit import course, grade_class
+    from resnets_kit import course
 
     before = fingerprint()
     root = course.fresh_course(work)
@@ -396,7 +395,7 @@ def run(
     source = root / "source" / course.ASSIGNMENT / course.NOTEBOOK_NAME
     submissions = work / "submitted"
     chosen = selected(only)
-    from resnets_kit.trusted import isolation_available
+    from resnets_kit.grader.isolation import isolation_available
 
     isolated = isolation_available()
     for hostile in chosen:
@@ -405,7 +404,7 @@ def run(
         nbformat.write(make_notebook(hostile, source, root / "gradebook.db"), folder / course.NOTEBOOK_NAME)
     out = work / "grades.csv"
     start = time.monotonic()
-    results = grade_class.grade_class(submissions, root, out, work / "feedback", timeout=timeout)
+    results = classgrade_cli.grade_class(submissions, root, out, work / "feedback", timeout=timeout)
     wall = time.monotonic() - start
     by_id = {r.student_id: r for r in results}
     rows = []
@@ -413,7 +412,7 @@ def run(
         result = by_id[hostile.name]
         expected = expected_scores(hostile)
         received = {
-            f: sum(p for g, p in result.scores.items() if grade_class.exercise_of(g) == f)
+            f: sum(p for g, p in result.scores.items() if assignment.exercise_of(g) == f)
             for f in GRADED_FUNCTIONS
         }
         status = hostile.expected_status(isolated)
@@ -437,7 +436,7 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     """Print the table; exit 1 unless every submission got its expected score and status."""
-    parser = argparse.ArgumentParser(prog="python -m resnets_kit.hostile", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m qa.hostile", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--work", type=Path, help="folder for the course and submissions (default: temporary)"
     )

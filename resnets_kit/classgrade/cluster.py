@@ -1,4 +1,4 @@
-"""Grade a class on a Dask distributed cluster: ``grade_class --workers N`` or ``--scheduler ADDRESS``.
+"""Grade a class on a Dask distributed cluster: ``--workers N`` or ``--scheduler ADDRESS``.
 
 The submissions of a batch are graded by *jobs* on Dask workers, one job per student, and the
 command's own process (the *driver*) merges each job's result into the course, one at a time. A
@@ -15,12 +15,12 @@ side, so a job never touches the course:
    (:func:`grade_job`): it unpacks the archive into a temporary folder (inside the worker's local
    directory, which Dask purges after a worker that died), writes the submission's bytes and its
    ``timestamp.txt`` in ``submitted/``, and runs the same ``nbgrader autograde --student ID
-   --force`` as the sequential command (:func:`resnets_kit.grade_class.autograde_student`: its own
+   --force`` as the sequential command (:func:`resnets_kit.classgrade.student.autograde_student`: its own
    process group, the ``--timeout`` wall-time limit, the course's sandboxed ``TrustedGrade``)
    with the scratch course as its root and gradebook. nbgrader runs under
-   :mod:`resnets_kit.reaper`, so that if the worker process dies, nbgrader, the sandbox and the
+   :mod:`resnets_kit.grader.reaper`, so that if the worker process dies, nbgrader, the sandbox and the
    check process die with it. The job returns plain data: the student's
-   :class:`~resnets_kit.grade_class.Result` fields, nbgrader's output, and the files of the
+   :class:`~resnets_kit.classgrade.student.Result` fields, nbgrader's output, and the files of the
    autograded folder (their bytes, except files equal to the source assignment's, which are
    named only). The same input gives the same output: a job that is run again is harmless.
 3. **The driver merges** each result (:func:`merge_outcome`): it places the submission in the
@@ -50,7 +50,7 @@ there. A job that was run again is named in the progress lines and in the studen
 **Clusters.** ``--workers N`` starts a local cluster on 127.0.0.1 (:func:`local_cluster`: ``N``
 worker processes with one thread each, each under a nanny that restarts it when it dies) for the
 batch. ``--scheduler ADDRESS`` uses a running cluster (``dask scheduler`` and ``dask worker``
-processes, see README.md). Nothing is read from a shared file system: workers receive the course
+processes, see ``docs/instructors.md``). Nothing is read from a shared file system: workers receive the course
 and the notebooks as bytes, but each worker needs this project and its virtual environment
 installed, as on the driver (nbgrader, TensorFlow, and ``resnets_kit``, which the course's
 configuration and the sandbox import).
@@ -62,27 +62,19 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import logging
 import os
-import shutil
-import sqlite3
 import sys
-import tarfile
 import tempfile
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+from resnets_kit.classgrade.bundle import GRADEBOOK, course_bundle, unpack_course
+from resnets_kit.classgrade.merge import GradebookRecorder, failed_outcome, merge_outcome
+from resnets_kit.classgrade.student import Result, autograde_student, submission_timestamp
+from resnets_kit.classgrade.submissions import UsageError
 from resnets_kit.course import ASSIGNMENT, NOTEBOOK_NAME
-from resnets_kit.grade_class import (
-    Result,
-    UsageError,
-    autograde_student,
-    place_submission,
-    submission_timestamp,
-)
 
 #: A job whose worker died more than this many times ends as ``crashed`` (Dask's
 #: ``distributed.scheduler.allowed-failures``, set on the local cluster's scheduler).
@@ -92,102 +84,6 @@ ALLOWED_FAILURES = 2
 MAX_RESUBMISSIONS = 3
 #: Seconds to wait for the first worker of a cluster given with ``--scheduler``.
 WORKER_WAIT = 120
-#: Name of the gradebook in the scratch course of a job.
-_GRADEBOOK = "gradebook.db"
-
-
-# --- The course, packed for the workers ---------------------------------------------------------
-
-
-def load_course_config(course_root: Path):
-    """The traitlets configuration of a course's ``nbgrader_config.py``, with the course root set
-    when the file does not set it (nbgrader's default is the folder it runs in)."""
-    from traitlets.config.loader import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
-    if "root" not in config.CourseDirectory:
-        config.CourseDirectory.root = str(course_root)
-    return config
-
-
-def _sqlite_path(db_url: str) -> Path:
-    if not db_url.startswith("sqlite:///"):
-        raise UsageError(
-            f"grading on a cluster needs an SQLite gradebook (CourseDirectory.db_url is {db_url!r})"
-        )
-    return Path(db_url[len("sqlite:///") :])
-
-
-def template_gradebook(db_url: str, course_id: str, dest: Path) -> None:
-    """Copy a gradebook to ``dest`` without its students: the assignments, notebooks and cells
-    that ``nbgrader autograde`` needs, and nobody's grades.
-
-    Args:
-        db_url: the course's gradebook (``sqlite:///...``).
-        course_id: the course's id.
-        dest: the new SQLite file.
-    """
-    from nbgrader.api import Gradebook
-
-    source = sqlite3.connect(f"file:{_sqlite_path(db_url)}?mode=ro", uri=True)
-    target = sqlite3.connect(dest)
-    try:
-        source.backup(target)
-    finally:
-        source.close()
-        target.close()
-    with Gradebook(f"sqlite:///{dest}", course_id) as gb:
-        for student in list(gb.students):
-            gb.remove_student(student.id)
-    target = sqlite3.connect(dest)
-    try:
-        target.execute("VACUUM")
-    finally:
-        target.close()
-
-
-def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
-    info = tarfile.TarInfo(name)
-    info.size, info.mode, info.mtime = len(data), mode, 0
-    tar.addfile(info, io.BytesIO(data))
-
-
-def course_bundle(course_root: Path) -> bytes:
-    """The course as the workers get it: a tar archive of ``nbgrader_config.py``, the source
-    assignment ``source/resnets/`` and the gradebook without students (:func:`template_gradebook`),
-    with sorted names and no times, so that the same course gives the same bytes.
-
-    Args:
-        course_root: the course folder (the assignment generated, so that its gradebook holds it).
-
-    Returns:
-        The archive's bytes.
-    """
-    from nbgrader.coursedir import CourseDirectory
-
-    coursedir = CourseDirectory(config=load_course_config(course_root))
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        _add_bytes(tar, "nbgrader_config.py", (course_root / "nbgrader_config.py").read_bytes())
-        source = course_root / "source" / ASSIGNMENT
-        for path in sorted(p for p in source.rglob("*") if p.is_file()):
-            mode = path.stat().st_mode & 0o777
-            _add_bytes(
-                tar, f"source/{ASSIGNMENT}/{path.relative_to(source).as_posix()}", path.read_bytes(), mode
-            )
-        with tempfile.TemporaryDirectory() as tmp:
-            db = Path(tmp) / _GRADEBOOK
-            template_gradebook(coursedir.db_url, coursedir.course_id, db)
-            _add_bytes(tar, _GRADEBOOK, db.read_bytes())
-    return buffer.getvalue()
-
-
-def unpack_course(bundle: bytes, dest: Path) -> Path:
-    """Unpack a :func:`course_bundle` into the new folder ``dest``; return it."""
-    dest.mkdir(parents=True)
-    with tarfile.open(fileobj=io.BytesIO(bundle)) as tar:
-        tar.extractall(dest, filter="data")
-    return dest
 
 
 # --- The job, on a worker -----------------------------------------------------------------------
@@ -262,10 +158,10 @@ def grade_job(bundle: bytes, student_id: str, notebook: bytes, timestamp: bytes,
             root,
             student_id,
             timeout,
-            wrapper=[sys.executable, "-m", "resnets_kit.reaper", str(os.getpid()), "--"],
+            wrapper=[sys.executable, "-m", "resnets_kit.grader.reaper", str(os.getpid()), "--"],
             options=[
                 f"--CourseDirectory.root={root}",
-                f"--CourseDirectory.db_url=sqlite:///{root / _GRADEBOOK}",
+                f"--CourseDirectory.db_url=sqlite:///{root / GRADEBOOK}",
             ],
         )
         folder = root / "autograded" / student_id / ASSIGNMENT
@@ -281,111 +177,6 @@ def grade_job(bundle: bytes, student_id: str, notebook: bytes, timestamp: bytes,
 
 def _identity(value):
     return value
-
-
-# --- Merging, on the driver ---------------------------------------------------------------------
-
-
-class GradebookRecorder:
-    """Records autograded students in a course's gradebook with nbgrader's own steps.
-
-    Args:
-        course_root: the course folder; its ``nbgrader_config.py`` configures the steps.
-    """
-
-    def __init__(self, course_root: Path):
-        from nbgrader.coursedir import CourseDirectory
-
-        self.course_root = course_root
-        self.config = load_course_config(course_root)
-        self.coursedir = CourseDirectory(config=self.config)
-
-    def record(self, student_id: str, autograded: Path | None) -> None:
-        """Create or update the student and their submission (with the submission's
-        ``timestamp.txt``), then, given the autograded notebook, save its scores and comments and
-        the late penalty as ``nbgrader autograde`` does.
-
-        Args:
-            student_id: the student's id; the submission is in the course's ``submitted/``.
-            autograded: the student's autograded notebook, or None when there is none.
-        """
-        import nbformat
-        from nbgrader.api import Gradebook
-        from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
-        from sqlalchemy.exc import SAWarning
-
-        db_url, course_id = self.coursedir.db_url, self.coursedir.course_id
-        submitted = self.coursedir.format_path(self.coursedir.submitted_directory, student_id, ASSIGNMENT)
-        timestamp = self.coursedir.get_existing_timestamp(submitted)
-        with warnings.catch_warnings(), Gradebook(db_url, course_id) as gb:
-            # nbgrader's own autograde emits the same warnings on a new submission (into its log)
-            warnings.simplefilter("ignore", SAWarning)
-            gb.update_or_create_student(student_id)
-            if timestamp:
-                gb.update_or_create_submission(ASSIGNMENT, student_id, timestamp=timestamp)
-            else:
-                gb.update_or_create_submission(ASSIGNMENT, student_id)
-        if autograded is None:
-            return
-        notebook = nbformat.read(autograded, as_version=nbformat.NO_CONVERT)
-        resources = {
-            "nbgrader": {
-                "notebook": autograded.stem,
-                "assignment": ASSIGNMENT,
-                "student": student_id,
-                "db_url": db_url,
-            }
-        }
-        for step in (SaveAutoGrades, AssignLatePenalties):
-            step(config=self.config).preprocess(notebook, resources)
-
-
-def failed_outcome(student_id: str, detail: str) -> dict:
-    """The outcome of a job that returned no result: the student is ``crashed``."""
-    return {
-        "result": asdict(Result(student_id, "crashed", detail=detail)),
-        "log": detail + "\n",
-        "files": None,
-    }
-
-
-def merge_outcome(
-    course_root: Path, recorder: GradebookRecorder, notebook: Path, outcome: dict
-) -> tuple[Result, str]:
-    """Merge a job's outcome into the course: ``submitted/``, ``autograded/`` and the gradebook.
-
-    Merging the same outcome again gives the same files and gradebook.
-
-    Args:
-        course_root: the course folder.
-        recorder: its gradebook recorder.
-        notebook: the student's submitted notebook (placed in ``submitted/`` as by the sequential
-            command).
-        outcome: what :func:`grade_job` returned (or :func:`failed_outcome`).
-
-    Returns:
-        The student's result and nbgrader's output.
-    """
-    result = Result(**outcome["result"])
-    student_id = result.student_id
-    place_submission(course_root, student_id, notebook)  # also removes an old autograded folder
-    autograded = None
-    if outcome["files"] is not None:
-        folder = course_root / "autograded" / student_id / ASSIGNMENT
-        source = course_root / "source" / ASSIGNMENT
-        for relative, mode, data in outcome["files"]:
-            path = folder / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if data is None:
-                shutil.copyfile(source / relative, path)
-            else:
-                path.write_bytes(data)
-            path.chmod(mode)
-        autograded = folder / NOTEBOOK_NAME
-        if not autograded.is_file():
-            autograded = None
-    recorder.record(student_id, autograded)
-    return result, outcome["log"]
 
 
 # --- The driver ---------------------------------------------------------------------------------

@@ -1,19 +1,19 @@
 """The untrusted half of grading: run a submission's graded functions and record what they build.
 
-:mod:`resnets_kit.trusted` starts this module in a fresh Python process of its own (``python -I
--m resnets_kit.sandbox JOB EVENTS``) with limits on time, memory and file size, no standard
-input or output, a temporary working folder and, when the grader runs as root, an unprivileged
-user. Nothing this process writes is believed except as *data*: it reports, per graded
-function and test case, the configuration of the Keras model the function built (plain JSON), or
-the error it raised. The checks then run in another process that never executes student code:
-it rebuilds each model from its configuration and compares it with the references, so patching
-NumPy, the test functions or ``__eq__`` here changes nothing there.
+The grader (:mod:`resnets_kit.grader.orchestrate`) starts this module in a fresh Python process
+of its own (``python -I -m resnets_kit.grader.sandbox JOB EVENTS``) with limits on time, memory
+and file size, no standard input or output, a temporary working folder and, when the grader runs
+as root, an unprivileged user. Nothing this process writes is believed except as *data*: it
+reports, per graded function and test case, the configuration of the Keras model the function
+built (plain JSON), or the error it raised. The checks then run in another process that never
+executes student code: it rebuilds each model from its configuration and compares it with the
+references, so patching NumPy, the test functions or ``__eq__`` here changes nothing there.
 
 ``JOB`` is a JSON file::
 
     {"setup": "<the source notebook's setup cell>",
      "cells": {"identity_block": "<student code>", ...},        # missing: the cell was deleted
-     "reference": {"identity_block": "<reference code>", ...},  # the blocks ResNet50 is graded with
+     "reference": {"identity_block": "<reference code>", ...},  # what ResNet50 is graded with
      "define": ["identity_block", ...],  # the cells to execute, in notebook order
      "check": ["identity_block", ...],   # the functions to run on every test case
      "finished": 57}                     # exit status when the harness finishes (random)
@@ -29,9 +29,11 @@ where an entry is ``{"config": <keras.saving.serialize_keras_object(model)>}``, 
 "<Type>: <message>"}`` (plus ``"verdict": "out_of_memory"`` for a ``MemoryError``) or, for
 ResNet50, ``{"returned_type": "<type name>"}`` when it returned something else than a model.
 
-ResNet50 is run with the reference ``identity_block`` and ``convolutional_block`` in place of the
-student's (its code is unchanged; only those two names are rebound), so a mistake in a block
-costs the block's points, not ResNet50's as well.
+The functions and cases come from the exercise registry (:mod:`resnets_kit.assignment`). A
+function that uses other graded functions (ResNet50 uses both blocks) is run with the reference's
+in their place (its code is unchanged; only those names are rebound), so a mistake in a block
+costs the block's points, not ResNet50's as well. The event protocol is read by
+:mod:`resnets_kit.grader.events`.
 """
 
 from __future__ import annotations
@@ -41,8 +43,6 @@ import os
 import sys
 import types
 
-#: The graded functions, in the order their cells appear in the notebook.
-FUNCTIONS = ("identity_block", "convolutional_block", "ResNet50")
 _JSON_DEFAULTS = (bool, int, float, str, type(None))
 
 
@@ -112,9 +112,9 @@ def check_function(
 
     ``report(key, entry)``, if given, is called with each case's entry as soon as it is made.
     """
-    import public_tests
-    from resnets_kit import grading
+    from resnets_kit.assignment import exercise
 
+    graded = exercise(name)
     function = namespace.get(name)
     if not callable(function):
         error = define_error or (
@@ -122,34 +122,20 @@ def check_function(
         )
         return {"error": error, "signature": None, "cases": {}}
     record = {"error": None, "signature": signature_record(function), "cases": {}}
-    if name == "ResNet50":
-        if isinstance(function, types.FunctionType):
-            scope = dict(function.__globals__)
-            scope.update({block: reference[block] for block in ("identity_block", "convolutional_block")})
-            function = types.FunctionType(
-                function.__code__, scope, function.__name__, function.__defaults__, function.__closure__
-            )
-            function.__kwdefaults__ = namespace[name].__kwdefaults__
-        configs = [public_tests.RESNET50_CASE, grading.HIDDEN_RESNET50_CASE]
-        for config in configs:
-            key = public_tests.case_key(config)
-            record["cases"][key] = _entry(
-                lambda config=config: function(
-                    input_shape=tuple(config["input_shape"]), classes=config["classes"]
-                )
-            )
-            if report is not None:
-                report(key, record["cases"][key])
-    else:
-        if name == "identity_block":
-            cases = public_tests.IDENTITY_CASES + grading.HIDDEN_IDENTITY_CASES
-        else:
-            cases = public_tests.CONVOLUTIONAL_CASES + grading.HIDDEN_CONVOLUTIONAL_CASES
-        for case in cases:
-            key = public_tests.case_key(case)
-            record["cases"][key] = _entry(lambda case=case: public_tests.build_block(function, case))
-            if report is not None:
-                report(key, record["cases"][key])
+    if graded.uses and isinstance(function, types.FunctionType):
+        scope = dict(function.__globals__)
+        scope.update({used: reference[used] for used in graded.uses})
+        function = types.FunctionType(
+            function.__code__, scope, function.__name__, function.__defaults__, function.__closure__
+        )
+        function.__kwdefaults__ = namespace[name].__kwdefaults__
+    from public_tests import case_key
+
+    for case in graded.cases():
+        key = case_key(case)
+        record["cases"][key] = _entry(lambda case=case: graded.build(function, case))
+        if report is not None:
+            report(key, record["cases"][key])
     return record
 
 
@@ -175,13 +161,15 @@ def main(argv: list[str] | None = None) -> int:
     namespace: dict = {"__name__": "__main__"}
     exec(compile(job["setup"], "<setup cell>", "exec"), namespace)
     reference = dict(namespace)
-    for name in ("identity_block", "convolutional_block"):
-        exec(compile(job["reference"][name], f"<reference {name}>", "exec"), reference)
+    for name, code in job["reference"].items():
+        exec(compile(code, f"<reference {name}>", "exec"), reference)
     emit({"ready": True})
 
     define, check = job["define"], job["check"]
     define_errors: dict[str, str] = {}
-    for name in FUNCTIONS:
+    from resnets_kit.assignment import GRADED_FUNCTIONS
+
+    for name in GRADED_FUNCTIONS:
         if name not in define or name not in job["cells"]:
             continue
         emit({"start": name, "step": "define"})
@@ -190,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         except BaseException as err:
             define_errors[name] = f"the cell raised {error_text(err)}"
         emit({"defined": name})
-    for name in FUNCTIONS:
+    for name in GRADED_FUNCTIONS:
         if name not in check:
             continue
         emit({"start": name, "step": "check"})

@@ -6,7 +6,7 @@ students really make, with the texts that the failure message must contain to na
 public test of the function must fail with that message; a mistake that the public cases cannot
 see by design (a value hard-coded to the public case) must fail the hidden test instead.
 
-``python -m resnets_kit.mutation_score`` runs the whole catalogue and prints which message caught
+``python -m qa.mutation_score`` runs the whole catalogue and prints which message caught
 each mistake; ``tests/test_mistakes.py`` requires every one of them to be caught.
 """
 
@@ -582,7 +582,7 @@ def get(name: str) -> Mistake:
 
 def namespace(mistake) -> dict:
     """The reference solution with the edits of a catalogue entry (a :class:`Mistake`, or an
-    equivalent answer of :mod:`resnets_kit.equivalences`) applied, executed.
+    equivalent answer of :mod:`qa.equivalences`) applied, executed.
 
     Returns:
         A namespace with ``identity_block``, ``convolutional_block`` and ``ResNet50``; only the
@@ -610,7 +610,7 @@ def first_failure(mistake: Mistake) -> tuple[str, str] | None:
     """Which test catches a mistake, and with which message.
 
     Runs the public test of ``mistake.function`` with all its checks on the edited solution; if it
-    passes, runs :func:`resnets_kit.grading.hidden_test` of that function. What the tests print
+    passes, runs :func:`resnets_kit.grader.hidden.hidden_test` of that function. What the tests print
     (a line on success, notes about captured stderr) is captured and discarded. The result is
     cached per process (the edited solution is deterministic), so that a mistake whose model is
     large (ResNet50) is built once per run.
@@ -626,7 +626,7 @@ def first_failure(mistake: Mistake) -> tuple[str, str] | None:
         ValueError: an edit's ``old`` text does not occur in the cell.
         Exception: anything else than a test failure (an ``AssertionError``) raised by the tests.
     """
-    from resnets_kit.grading import hidden_test
+    from resnets_kit.grader.hidden import hidden_test
 
     solution = namespace(mistake)
     target = solution[mistake.function]
@@ -703,18 +703,19 @@ def _reference() -> dict:
 def graded_points(mistake: Mistake) -> dict[str, float]:
     """The points the autograder gives each graded function of a submission with this mistake.
 
-    The grading path is the autograder's (:mod:`resnets_kit.trusted`): the sandbox's records of
+    The grading path is the autograder's (:mod:`resnets_kit.grader`): the sandbox's records of
     what each function builds on every public and hidden case (made here, in this process, by
-    :func:`resnets_kit.sandbox.check_function`), then the checks on the models rebuilt from
+    :func:`resnets_kit.grader.sandbox.check_function`), then the checks on the models rebuilt from
     them, cell by cell. ResNet50 is graded with the reference blocks, so for a mistake in a
     block its record is the reference's and it is not rebuilt here.
 
     Returns:
         Function name to points (the sum of its passing test cells).
     """
-    from resnets_kit.sandbox import check_function
+    from resnets_kit.grader.checks import check_records
+    from resnets_kit.grader.plan import grading_plan
+    from resnets_kit.grader.sandbox import check_function
     from resnets_kit.solution import GRADED_FUNCTIONS
-    from resnets_kit.trusted import check_records, grading_plan
 
     plan = grading_plan()
     edited, reference = namespace(mistake), _reference()

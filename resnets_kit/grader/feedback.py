@@ -1,8 +1,8 @@
-"""Feedback without hidden tests: an nbgrader preprocessor for ``nbgrader generate_feedback``.
+"""Feedback without hidden tests: what :class:`~resnets_kit.grader.preprocessors.HideHiddenTests` does.
 
 nbgrader's feedback is the autograded notebook rendered to HTML, so by default it shows the full
 source of every test cell, hidden tests included (jupyter/nbgrader#917), and the tracebacks of
-failing checks quote the lines that failed, hidden ones too. :class:`HideHiddenTests` runs in the
+failing checks quote the lines that failed, hidden ones too. ``HideHiddenTests`` runs in the
 feedback step, after the grades are read and before the HTML export. In every code cell it
 
 - replaces each block between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` (delimiter
@@ -19,10 +19,7 @@ The autograded notebooks and the gradebook keep everything; only the feedback is
 
 from __future__ import annotations
 
-from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
-from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Unicode
 
 #: The line that stands in for a removed hidden-tests block.
 HIDDEN_PLACEHOLDER = "# hidden tests ran here"
@@ -75,36 +72,3 @@ def short_traceback(output: NotebookNode) -> list[str]:
     ename = output.get("ename", "Error")
     evalue = output.get("evalue", "")
     return [f"{ename}: {evalue}" if evalue else ename]
-
-
-class HideHiddenTests(NbGraderPreprocessor):
-    """Remove hidden tests and tracebacks from the feedback (see the module's docstring)."""
-
-    begin_test_delimeter = Unicode(
-        "BEGIN HIDDEN TESTS", help="The text that marks the first line of a hidden-tests block"
-    ).tag(config=True)
-
-    end_test_delimeter = Unicode(
-        "END HIDDEN TESTS", help="The text that marks the last line of a hidden-tests block"
-    ).tag(config=True)
-
-    def preprocess_cell(
-        self, cell: NotebookNode, resources: ResourcesDict, cell_index: int
-    ) -> tuple[NotebookNode, ResourcesDict]:
-        """Strip the hidden blocks of a code cell and shorten its error tracebacks, in place.
-
-        Args:
-            cell: a notebook cell.
-            resources: the conversion's resources (unchanged).
-            cell_index: the cell's position in the notebook.
-
-        Returns:
-            The cell and the resources.
-        """
-        if cell.cell_type != "code":
-            return cell, resources
-        cell.source, _ = strip_hidden_blocks(cell.source, self.begin_test_delimeter, self.end_test_delimeter)
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                output.traceback = short_traceback(output)
-        return cell, resources

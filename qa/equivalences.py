@@ -3,12 +3,12 @@ function, each of which must get full marks.
 
 The grader grades behaviour, not spelling. Each :class:`Equivalent` is a small edit of the
 reference solution (the graded cell of the source notebook, edited as text like the mistakes of
-:mod:`resnets_kit.mistakes`) that students really write and that computes exactly the function of
+:mod:`qa.mistakes`) that students really write and that computes exactly the function of
 the reference on every graded case: the operands of the Add in the other order, padding 'same'
 where it adds no pixel, ``ReLU()`` for ``Activation('relu')``, the shortcut built before the main
 path, a stage written as a loop, positional arguments, and so on. The public test of the function
 must pass, the hidden test must pass, and the autograder (the sandbox records and the checks on
-rebuilt models of :mod:`resnets_kit.trusted`) must give all three functions full marks.
+rebuilt models of :mod:`resnets_kit.grader`) must give all three functions full marks.
 
 A rewriting that computes the same function on some inputs only (``AveragePooling2D((2, 2),
 padding='same')`` is the reference on the 2 x 2 map of a 64 x 64 image but not on the 3 x 3 map
@@ -16,7 +16,7 @@ of the hidden 96 x 96 case) declares the grade cells that may show the differenc
 ``differs_in`` and the texts their message must contain in ``expect``: those cells, and only
 those, lose points, with a message that names the layer and the setting.
 
-``python -m resnets_kit.mutation_score`` prints this catalogue's table after the mistakes';
+``python -m qa.mutation_score`` prints this catalogue's table after the mistakes';
 ``tests/test_equivalences.py`` requires every entry to pass.
 """
 
@@ -27,7 +27,7 @@ import functools
 import io
 from dataclasses import dataclass
 
-from resnets_kit.mistakes import (
+from qa.mistakes import (
     CB_CONV1,
     CB_SHORTCUT,
     CONV3,
@@ -295,7 +295,7 @@ def test_messages(entry: Equivalent) -> dict[str, str]:
         ``{"public": output, "hidden": output}``: each test's printed output when it passed, or
         ``"FAILED: "`` and its failure message.
     """
-    from resnets_kit.grading import hidden_test
+    from resnets_kit.grader.hidden import hidden_test
 
     target = namespace(entry)[entry.function]
     public = _tests()[entry.function]
@@ -322,9 +322,10 @@ def test_messages(entry: Equivalent) -> dict[str, str]:
 def graded_cells(entry: Equivalent) -> dict[str, tuple[bool, str]]:
     """The autograder's result for each grade cell of the edited function: ``grade_id`` to
     ``(passed, text)``, through the autograder's path (the sandbox's records made in this process
-    by :func:`resnets_kit.sandbox.check_function`, then the checks on rebuilt models)."""
-    from resnets_kit.sandbox import check_function
-    from resnets_kit.trusted import check_records, grading_plan
+    by :func:`resnets_kit.grader.sandbox.check_function`, then the checks on rebuilt models)."""
+    from resnets_kit.grader.checks import check_records
+    from resnets_kit.grader.plan import grading_plan
+    from resnets_kit.grader.sandbox import check_function
 
     plan = grading_plan()
     cells = {g: c for g, c in plan.items() if c.function == entry.function}

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m resnets_kit.throughput [--variants ours,keras_apps,torch] [--repeats 3]
+    python benchmarks/throughput.py [--variants ours,keras_apps,torch] [--repeats 3]
                                      [--epochs 1] [--n-train 1080] [--torch-python PATH]
                                      [--baseline keras_apps] [--json-out FILE] [--list]
 
@@ -305,7 +305,7 @@ def run_variant(name: str, n_train: int = 1080, epochs: int = 1) -> dict:
 
 
 def _child(name: str, n_train: int, epochs: int, python: str) -> dict:
-    command = [python, "-m", "resnets_kit.throughput", "--child", name, "--n-train", str(n_train)]
+    command = [python, os.path.abspath(__file__), "--child", name, "--n-train", str(n_train)]
     command += ["--epochs", str(epochs)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **VARIANTS[name].env}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
@@ -344,7 +344,7 @@ def summarize(runs: list[dict], baseline: str = "keras_apps") -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark (see the module docstring); return the exit status."""
     parser = argparse.ArgumentParser(
-        prog="python -m resnets_kit.throughput", description=__doc__.split("\n\n")[0]
+        prog="python benchmarks/throughput.py", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--variants", default=",".join(DEFAULT_VARIANTS), help="comma-separated names")
     parser.add_argument("--repeats", type=int, default=3)

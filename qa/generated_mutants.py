@@ -2,12 +2,12 @@
 setting of every layer changed one at a time, every layer deleted, every layer duplicated; each
 graded through the autograder's checks, with a message that must name the layer and the setting.
 
-The hand-written catalogue (:mod:`resnets_kit.mistakes`) holds the mistakes students make; this
+The hand-written catalogue (:mod:`qa.mistakes`) holds the mistakes students make; this
 module makes sure that no layer and no setting escapes, and that a hint describes the layer that
 really failed. It works on the sandbox's record of the reference solution (the configuration of
-the model each graded case builds, as :func:`resnets_kit.sandbox.check_function` reports it): a
+the model each graded case builds, as :func:`resnets_kit.grader.sandbox.check_function` reports it): a
 mutant is that record with one change made in every case's configuration, at the same layer. The
-checks of :func:`resnets_kit.trusted.check_records` then grade it cell by cell, as they grade a
+checks of :func:`resnets_kit.grader.checks.check_records` then grade it cell by cell, as they grade a
 submission.
 
 Whether a mutant changes the computed function is decided independently of the checks, by running
@@ -31,7 +31,7 @@ Mutations per layer class (the settings that the per-layer summary records):
 - every layer but the input: deleted (its consumers take its input; for an Add, the main path);
   every layer with one input: duplicated (applied twice).
 
-``python -m resnets_kit.generated_mutants`` prints one row per mutant and the score;
+``python -m qa.generated_mutants`` prints one row per mutant and the score;
 ``tests/test_generated_mutants.py`` requires every mutant to be graded as stated above.
 """
 
@@ -83,7 +83,7 @@ def reference_record(function: str) -> dict:
     """The sandbox's record of the reference solution for one function (all its cases)."""
     import json
 
-    from resnets_kit.sandbox import check_function
+    from resnets_kit.grader.sandbox import check_function
     from resnets_kit.solution import load_solution
 
     solution = load_solution()
@@ -340,7 +340,7 @@ def _same(a, b) -> bool:
 def changes_function(mutant: GeneratedMutant) -> bool:
     """Whether the mutant computes something else than the reference on some graded case."""
     import public_tests
-    from resnets_kit import grading
+    from resnets_kit.grader import hidden as grading
 
     if mutant.function == "ResNet50":
         configs = (public_tests.RESNET50_CASE, grading.HIDDEN_RESNET50_CASE)
@@ -412,8 +412,9 @@ SETTING_WORDS = {
 def grade(mutant: GeneratedMutant) -> tuple[bool, dict[str, tuple[bool, str]], str]:
     """Grade one mutant: ``(changes the function, grade_id -> (passed, text), problem)``, where
     ``problem`` is ``""`` when the mutant is graded as it deserves, else the reason."""
-    from resnets_kit.mistakes import _release_models
-    from resnets_kit.trusted import check_records, grading_plan
+    from qa.mistakes import _release_models
+    from resnets_kit.grader.checks import check_records
+    from resnets_kit.grader.plan import grading_plan
 
     plan = {g: c for g, c in grading_plan().items() if c.function == mutant.function}
     changed = changes_function(mutant)
@@ -490,7 +491,7 @@ def table(mutants: list[GeneratedMutant], verbose: bool = False) -> int:
 
 
 def _points(cells: dict[str, tuple[bool, str]]) -> str:
-    from resnets_kit.mistakes import cell_points
+    from qa.mistakes import cell_points
 
     points = cell_points()
     got = sum(points[g] for g, (passed, _) in cells.items() if passed)

@@ -1,6 +1,6 @@
 """Run a command so that it and everything it starts end when the process that started it dies.
 
-``python -m resnets_kit.reaper PARENT_PID -- COMMAND ...`` runs COMMAND and exits with its status.
+``python -m resnets_kit.grader.reaper PARENT_PID -- COMMAND ...`` runs COMMAND and exits with its status.
 A grading job on a Dask worker starts ``nbgrader autograde`` through it: if the worker process is
 killed (by the out-of-memory killer, by the nanny, by hand), the kernel sends this process
 ``SIGTERM`` (``PR_SET_PDEATHSIG``) and it kills COMMAND and every process below it, including
@@ -12,18 +12,19 @@ command.
 ``PARENT_PID`` is the process id of the caller: if the caller is already gone when this process
 starts (so that the death signal would never come), it exits at once with status 143.
 
-This module imports nothing beyond the standard library and psutil, so that it starts quickly.
+It imports nothing beyond the standard library and psutil (through
+:mod:`resnets_kit.grader.process`), so that it starts quickly.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import signal
 import subprocess
 import sys
-import time
+
+from resnets_kit.grader.process import kill_descendants
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -39,40 +40,11 @@ def _prctl(option: int, value: int) -> bool:
         return False
 
 
-def kill_descendants(rounds: int = 50) -> None:
-    """Kill every descendant of this process with ``SIGKILL`` and reap them.
-
-    Processes re-parented to this subreaper while others die are found in the next round; it
-    stops when none is left (or after ``rounds`` rounds).
-    """
-    import psutil
-
-    me = psutil.Process()
-    for _ in range(rounds):
-        try:
-            victims = me.children(recursive=True)
-        except psutil.Error:
-            victims = []
-        for victim in victims:
-            with contextlib.suppress(psutil.Error):
-                victim.kill()
-        while True:  # reap what died (our children, and orphans handed to us)
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                pid = 0
-            if pid == 0:
-                break
-        if not victims:
-            return
-        time.sleep(0.05)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the command of ``argv`` (``PARENT_PID -- COMMAND ...``); return its exit status."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) < 3 or argv[1] != "--" or not argv[0].isdigit():
-        print("usage: python -m resnets_kit.reaper PARENT_PID -- COMMAND ...", file=sys.stderr)
+        print("usage: python -m resnets_kit.grader.reaper PARENT_PID -- COMMAND ...", file=sys.stderr)
         return 2
     parent, command = int(argv[0]), argv[2:]
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)

@@ -3,9 +3,9 @@ message; and the equivalence score: how many equivalent answers get full marks.
 
 Usage::
 
-    python -m resnets_kit.mutation_score [--only NAME ...] [--table mistakes|equivalences|generated|both|all]
+    python -m qa.mutation_score [--only NAME ...] [--table mistakes|equivalences|generated|both|all]
 
-For each mistake of :data:`resnets_kit.mistakes.CATALOGUE` (a small edit of the reference
+For each mistake of :data:`qa.mistakes.CATALOGUE` (a small edit of the reference
 solution), runs the public test of the edited function and, if it passes, the hidden test; then
 prints one row per mistake: its name, the function, the test that caught it, the points the
 autograder gives that function (out of 10; the other two functions must keep full marks), OK or
@@ -18,7 +18,7 @@ one of the texts that name the mistake; the reason and the whole message follow 
 last line is ``mutation score: N/M caught``. The exit status is 0 when every mistake is caught,
 1 otherwise.
 
-Then, for each equivalent answer of :data:`resnets_kit.equivalences.CATALOGUE` (a rewriting of
+Then, for each equivalent answer of :data:`qa.equivalences.CATALOGUE` (a rewriting of
 the reference solution that computes the same function), one row: its name, the function, the
 points the autograder gives it, OK or WRONG, and the note the test prints (or, for an answer that
 differs on some cases only, the message of the cell that shows the difference). An answer is WRONG
@@ -26,7 +26,7 @@ when the autograder takes points in a cell whose case shows no difference, or wh
 hidden test fails there. The last line is ``equivalence score: N/M graded as they deserve``.
 
 Last (``--table all``, the default, without ``--only``), the mutants generated mechanically from
-the reference blocks (:mod:`resnets_kit.generated_mutants`), with the line ``generated mutants:
+the reference blocks (:mod:`qa.generated_mutants`), with the line ``generated mutants:
 N/M graded as they deserve``. The exit status is 0 when every table is complete, 1 otherwise.
 
 Both catalogues run in a few minutes on two CPU cores (each ResNet50 entry builds a 177-layer
@@ -38,8 +38,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from resnets_kit import equivalences
-from resnets_kit.mistakes import (
+from qa import equivalences
+from qa.mistakes import (
     CATALOGUE,
     Mistake,
     cell_points,
@@ -191,7 +191,7 @@ def main(
             print()
         problems += _equivalences_table(equivalents_run)
     if generated_run:
-        from resnets_kit import generated_mutants
+        from qa import generated_mutants
 
         print()
         problems += generated_mutants.table(

@@ -1,0 +1,182 @@
+"""Process control, used by every caller: run a watched process under limits, kill a process tree.
+
+One way to run a command the grader must be able to stop (:func:`run_watched`: the grading
+sandbox, the check process, ``nbgrader autograde`` of one student) and one way to kill what it
+started (:func:`kill_tree`; :func:`kill_descendants` for the reaper, which kills its own).
+Imports only the standard library (and psutil, on use), so that the reaper starts quickly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from resnets_kit.grader.limits import FILE_SIZE_LIMIT, POLL
+
+
+def process_tree(pid: int) -> list:
+    """``psutil.Process`` objects of a process and all its descendants (empty if it is gone)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _rss(processes) -> int:
+    import psutil
+
+    total = 0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            total += process.memory_info().rss
+    return total
+
+
+def _kill_all(victims) -> None:
+    import psutil
+
+    for victim in victims:
+        with contextlib.suppress(psutil.Error):
+            victim.kill()
+
+
+def kill_tree(process: subprocess.Popen, token: str | None = None) -> None:
+    """Kill a process, its process group, every descendant and (with ``token``) every process
+    whose environment carries ``RESNETS_SANDBOX=<token>`` (one that left the tree), then reap it.
+
+    Descendants are listed before anything is killed: nbgrader starts its kernels in sessions of
+    their own, so the process group alone does not reach them.
+    """
+    import psutil
+
+    victims = process_tree(process.pid)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    if token:
+        for candidate in psutil.process_iter():
+            with contextlib.suppress(psutil.Error):
+                if candidate.environ().get("RESNETS_SANDBOX") == token:
+                    victims.append(candidate)
+    _kill_all(victims)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+
+
+def kill_descendants(rounds: int = 50) -> None:
+    """Kill every descendant of this process with ``SIGKILL`` and reap them (the reaper's end).
+
+    Processes re-parented to this process (a child subreaper) while others die are found in the
+    next round; it stops when none is left (or after ``rounds`` rounds).
+    """
+    for _ in range(rounds):
+        victims = process_tree(os.getpid())[1:]
+        _kill_all(victims)
+        while True:  # reap what died (our children, and orphans handed to us)
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                pid = 0
+            if pid == 0:
+                break
+        if not victims:
+            return
+        time.sleep(0.05)
+
+
+def _limits(memory_limit: int):
+    """The function that sets a sandboxed process's resource limits in the child before it starts."""
+    import resource
+
+    def apply():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        address_space = memory_limit + 8 * 2**30  # TensorFlow reserves address space it never uses
+        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+
+    return apply
+
+
+@dataclass
+class Watched:
+    """How a watched process ended: ``returncode`` (None: it was killed), ``reason`` (None,
+    ``"timeout"`` or ``"out_of_memory"``), the wall time in seconds and the peak resident memory
+    of its tree in bytes (0 when memory was not watched)."""
+
+    returncode: int | None
+    reason: str | None
+    seconds: float
+    peak_rss: int = 0
+
+
+def run_watched(
+    args: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    deadline: Callable[[], float],
+    memory_limit: int | None = None,
+    token: str | None = None,
+    output: IO | None = None,
+) -> Watched:
+    """Run a command in a session of its own, polling it until it ends or breaks a limit.
+
+    Args:
+        args: the command.
+        cwd: its working folder.
+        env: its whole environment.
+        deadline: a function of no argument returning the current time limit as a
+            ``time.monotonic()`` value (it may move as the process reports progress).
+        memory_limit: largest resident memory of the process tree, bytes; given, the process
+            also gets resource limits (file size :data:`~resnets_kit.grader.limits.FILE_SIZE_LIMIT`,
+            no core dumps, an address-space backstop). None: memory is not watched.
+        token: the sandbox's token, to find processes that left the tree; given, everything the
+            process started is killed when it ends.
+        output: a file that gets its standard output and error (default: discarded).
+
+    Returns:
+        A :class:`Watched`; a process that broke a limit is dead with all it started.
+    """
+    start = time.monotonic()
+    stream = output if output is not None else subprocess.DEVNULL
+    process = subprocess.Popen(
+        args,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=stream,
+        stderr=subprocess.STDOUT if output is not None else subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=_limits(memory_limit) if memory_limit is not None else None,
+    )
+    reason = None
+    peak = 0
+    while True:
+        try:
+            returncode = process.wait(timeout=POLL)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        if memory_limit is not None:
+            rss = _rss(process_tree(process.pid))
+            peak = max(peak, rss)
+            if rss > memory_limit:
+                reason = "out_of_memory"
+        if reason is None and time.monotonic() > deadline():
+            reason = "timeout"
+        if reason:
+            kill_tree(process, token)
+            returncode = None
+            break
+    if token:
+        kill_tree(process, token)  # anything it left running
+    return Watched(returncode, reason, time.monotonic() - start, peak)
