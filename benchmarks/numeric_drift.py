@@ -1,16 +1,16 @@
 """Benchmark: how far the reference solution's outputs drift across CPU kernel settings, against the
 tolerances of the value checks (``test_utils.RTOL``/``ATOL``).
 
-Runs the reference solution (read from the source notebook) on every block test case, public
-(``public_tests.IDENTITY_CASES``, ``CONVOLUTIONAL_CASES``) and hidden
-(``resnets_kit.grader.hidden.HIDDEN_*``), with ``public_tests.run_block``, once per setting, each in a
-fresh process: TensorFlow's oneDNN kernels off and on (``TF_ENABLE_ONEDNN_OPTS=0``/``1``), with
-1 and 2 intra-op threads; also two larger cases (64 channels), whose outputs are compared across
-the settings only. Then prints, per case, the largest absolute and relative difference of
-the outputs against the committed references (``reference_outputs.json``,
-``resnets_kit/grader/hidden_references.json``) and across the settings, and the tolerance each needs:
-the smallest ``t`` with ``|received - expected| <= t + t * |expected|`` everywhere (the value
-checks use ``numpy.isclose`` with ``atol=ATOL`` and ``rtol=RTOL``).
+Runs the reference solution (read from the source notebook) on every block test case, public and
+hidden (the exercise registry, ``resnets_kit.assignment``), with ``public_tests.run_block``, once
+per setting, each in a fresh process: TensorFlow's oneDNN kernels off and on
+(``TF_ENABLE_ONEDNN_OPTS=0``/``1``), with 1 and 2 intra-op threads; also two larger cases (64
+channels), whose outputs are compared across the settings only. Then prints, per case, the largest
+absolute and relative difference of the outputs against the committed references
+(``reference_outputs.json``, ``resnets_kit/grader/hidden_references.json``) and across the
+settings, and the tolerance each needs: the smallest ``t`` with ``|received - expected| <= t + t *
+|expected|`` everywhere (the value checks use ``numpy.isclose`` with ``atol=ATOL`` and
+``rtol=RTOL``).
 
 Last, for each block mistake of the catalogue (``qa.mistakes``) that runs and keeps the
 output shape, the tolerance that would let its values pass (largest over the public cases): the
@@ -42,16 +42,12 @@ def _cases(stress: bool = False) -> dict[str, list[dict]]:
     """The block test cases by suite and function: ``{"public identity_block": [...], ...}``;
     with ``stress``, also two larger cases (64 channels, 16 x 16) that have no committed
     reference: their outputs are only compared across the settings."""
-    import public_tests
     from public_tests import block_case
-    from resnets_kit.grader import hidden as grading
+    from resnets_kit.assignment import EXERCISES
 
-    cases = {
-        "public identity_block": public_tests.IDENTITY_CASES,
-        "public convolutional_block": public_tests.CONVOLUTIONAL_CASES,
-        "hidden identity_block": grading.HIDDEN_IDENTITY_CASES,
-        "hidden convolutional_block": grading.HIDDEN_CONVOLUTIONAL_CASES,
-    }
+    blocks = ("identity_block", "convolutional_block")
+    cases = {f"public {name}": EXERCISES[name].public_cases() for name in blocks}
+    cases.update({f"hidden {name}": EXERCISES[name].hidden_cases() for name in blocks})
     if stress:
         cases["stress identity_block"] = [block_case(3, [64, 64, 64], training=True, shape=(8, 16, 16, 64))]
         cases["stress convolutional_block"] = [
@@ -96,9 +92,9 @@ def _differences(received, expected) -> tuple[float, float, float]:
 
 def _references() -> dict[str, list]:
     import public_tests
-    from resnets_kit.grader import hidden as grading
+    from resnets_kit.grader.hidden import load_hidden_references
 
-    files = {"public": public_tests.load_references(), "hidden": grading.load_hidden_references()}
+    files = {"public": public_tests.load_references(), "hidden": load_hidden_references()}
     references = {}
     for suite, cases in _cases().items():
         kind, name = suite.split()

@@ -340,20 +340,13 @@ def _same(a, b) -> bool:
 def changes_function(mutant: GeneratedMutant) -> bool:
     """Whether the mutant computes something else than the reference on some graded case."""
     import public_tests
-    from resnets_kit.grader import hidden as grading
+    from resnets_kit.assignment import EXERCISES
 
-    if mutant.function == "ResNet50":
-        configs = (public_tests.RESNET50_CASE, grading.HIDDEN_RESNET50_CASE)
-        cases = {public_tests.case_key(c): {"shape": [2, *c["input_shape"]]} for c in configs}
+    graded = EXERCISES[mutant.function]
+    if graded.network:
+        cases = {public_tests.case_key(c): {"shape": [2, *c["input_shape"]]} for c in graded.cases()}
     else:
-        cases = {
-            public_tests.case_key(case): case
-            for case in (
-                public_tests.IDENTITY_CASES + grading.HIDDEN_IDENTITY_CASES
-                if mutant.function == "identity_block"
-                else public_tests.CONVOLUTIONAL_CASES + grading.HIDDEN_CONVOLUTIONAL_CASES
-            )
-        }
+        cases = {public_tests.case_key(case): case for case in graded.cases()}
     mutated = mutated_record(mutant)
     for key, case in cases.items():
         before = _reference_behaviour(mutant.function, key, json.dumps(case, sort_keys=True))

@@ -1,4 +1,4 @@
-"""The class grader's command: grade a whole class with one command: nbgrader autograde, feedback and a grades CSV.
+"""The class grader's command: autograde a folder of submissions, write a grades CSV and feedback.
 
 Usage::
 
@@ -6,89 +6,14 @@ Usage::
         [--feedback-dir DIR] [--roster FILE] [--timeout SECONDS]
         [--workers N | --scheduler ADDRESS]
 
-SUBMISSIONS is either
-
-- nbgrader's layout (a ``submitted/`` folder): ``SUBMISSIONS/<student_id>/resnets/
-  Residual_Networks.ipynb``, with an optional ``timestamp.txt`` beside each notebook; or
-- a flat folder of downloads from a learning-management system, one ``.ipynb`` file per student,
-  whose file name carries the student id: ``<student_id>.ipynb`` or
-  ``<student_id>_<anything>.ipynb`` (for example ``alice_Residual_Networks.ipynb``). The student
-  id is the file name up to its first underscore; with ``--roster``, a file whose name is a
-  roster id, or starts with a roster id followed by an underscore, belongs to that student (the
-  longest such id wins), so roster ids may contain underscores. Two files of the same student are
-  an error: the command stops before grading and names both files.
-
-Student ids are made of letters, digits and ``.``, ``-``, ``@``, ``_``, starting with a letter or
-a digit. Files that are not ``.ipynb`` and names starting with a dot are ignored.
-
-Each submission is copied into the course folder (``--course DIR``, an nbgrader course root with
-``nbgrader_config.py`` and the source assignment ``source/resnets/``; by default a new temporary
-course built from the project) as ``submitted/<student_id>/resnets/Residual_Networks.ipynb`` with
-a ``timestamp.txt`` (the submission's own, else the file's modification time), then graded by
-``nbgrader autograde resnets --student <student_id> --force`` in its own process group, killed
-after ``--timeout`` seconds of wall time (default 300), so that no submission can stop the batch.
-Only the notebook is copied: files a student edited beside it (their own ``public_tests.py``)
-never reach the grader. The course's ``nbgrader_config.py`` makes autograde use
-:class:`resnets_kit.grader.preprocessors.TrustedGrade` instead of running the notebook in a kernel: the graded
-functions run in a sandbox process with limits (``c.TrustedGrade.step_timeout`` seconds per
-function, ``c.TrustedGrade.memory_limit_mb``), and the checks run in another process on the
-models rebuilt from what the sandbox reported (see :mod:`resnets_kit.grader`).
-
-With ``--workers N`` (N > 1) the submissions are graded N at a time on a local Dask cluster of N
-worker processes on 127.0.0.1; with ``--scheduler ADDRESS``, on a running Dask cluster. Each job
-grades one student in a scratch copy of the course on its worker, and this process merges its
-result into the course folder and gradebook with nbgrader's own steps, so the gradebook, the
-feedback and the CSV are those of a run without workers; a job whose worker dies is run again,
-and a student whose job took down its worker too often is ``crashed`` (see
-:mod:`resnets_kit.classgrade.cluster`). The default, ``--workers 1``, grades one submission after
-another in this process's course folder, without Dask.
-
-Each student gets one status:
-
-- ``graded``: every graded function was run and checked;
-- ``timeout``: a graded function ran past its time limit (its test cells score 0, the other
-  functions are graded), or the whole submission hit ``--timeout`` (then it scores 0);
-- ``out_of_memory``: a graded function went over the memory limit (its test cells score 0);
-- ``crashed``: a graded function ended the sandbox process (``os._exit``, a signal, a file over
-  the size limit; its test cells score 0), or nbgrader itself could not grade the submission (on
-  a cluster: or the workers grading it kept dying);
-- ``tampered``: the sandbox changed files the grading relies on (only possible where the sandbox
-  has no namespaces of its own); they were restored and the checks ran on the restored files;
-- ``invalid``: the file is not a notebook that nbformat can read and validate, or none of its
-  cells is one of the graded answer cells (another notebook, or answers copied into a new one);
-  it is not run, the detail says what to do, and the student's feedback page says why
-  (:func:`submission_problem`);
-- ``missing``: a student of ``--roster`` with no submission (or, in nbgrader's layout, a student
-  folder without the notebook).
-
-When several functions have verdicts, the status is the first of tampered, crashed,
-out_of_memory, timeout, and the detail names each function's verdict. Scores come from the
-autograded notebook, with nbgrader's own rule (``nbgrader.utils.determine_grade``: a test cell
-with an error output scores 0), so the honest parts of a submission keep their points whatever
-another function did. The maximum is the total points of the grade cells of the course's source
-notebook; test cells a student deleted are added back and graded.
-
-Notebooks as students leave them are graded: copied cells (the course's
-:class:`resnets_kit.grader.preprocessors.NormalizeSubmission` keeps the last copy of an answer cell that runs
-and the first copy of any other cell, and notes it in the autograded notebook, the feedback and
-this command's output), cells added, moved or deleted (deleted test cells are added back), outputs
-and execution counts, nbformat 4.4 (no cell ids), Windows line endings, and the metadata that
-Notebook 7, JupyterLab or VS Code add.
-
-Feedback: ``nbgrader generate_feedback`` runs once for the students of this batch that have an
-autograded notebook (``graded`` and most ``timeout`` ones; other students of the course are left
-out with ``--CourseDirectory.student_id_exclude``), then once per student whose feedback is still
-missing; each HTML is copied to ``--feedback-dir/<student_id>.html`` (default: ``feedback/``
-beside the CSV). An ``invalid`` submission gets a page of its own there that says why it was not
-graded and what to do (:func:`problem_feedback`). The course's ``HideHiddenTests``
-preprocessor (:mod:`resnets_kit.grader.feedback`) keeps hidden tests out of it. nbgrader's output for
-each student is written to ``logs/`` beside the CSV (for an ``invalid`` one: why, and what to do).
-
-The CSV (``--out``, default ``grades.csv``) has one row per student, sorted by student id, with
-the columns ``student_id, status, score, max_score`` and one per graded function (the points of
-the grade cells whose ``grade_id`` starts with the function's name), with one decimal; it holds no
-times or paths, so grading the same folder twice writes the same bytes. A summary (students per
-status, wall time, seconds per submission) is printed at the end.
+SUBMISSIONS is nbgrader's layout or a flat folder of downloads
+(:func:`~resnets_kit.classgrade.submissions.find_submissions`). Each submission is placed in the
+course (``--course``, or a temporary one built from the project) and graded by ``nbgrader
+autograde`` under the ``--timeout`` wall-time limit (:mod:`~resnets_kit.classgrade.student`), one
+after another or on a Dask cluster (:mod:`~resnets_kit.classgrade.cluster`); then feedback pages
+and the CSV are written (:mod:`~resnets_kit.classgrade.reports`). Each student gets one of the
+statuses :data:`~resnets_kit.classgrade.student.STATUSES`; what each means, the course cycle and
+the cluster setup are explained for instructors in ``docs/instructors.md``.
 
 Exit status: 0 when the batch completed, whatever the students' statuses; 2 for a usage error
 (SUBMISSIONS missing or empty, duplicate submissions, a bad course folder or roster).

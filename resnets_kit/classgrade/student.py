@@ -1,8 +1,32 @@
 """One student's autograde: place the submission, run ``nbgrader autograde``, read its status.
 
-The statuses (:data:`STATUSES`) are explained in ``docs/instructors.md``; verdicts are read back
-from the ``ename`` of the autograded notebook's error outputs
-(:data:`resnets_kit.grader.outcomes.VERDICT_ENAMES`).
+Each student gets one status:
+
+- ``graded``: every graded function was run and checked;
+- ``timeout``: a graded function ran past its time limit (its test cells score 0, the other
+  functions are graded), or the whole submission hit ``--timeout`` (then it scores 0);
+- ``out_of_memory``: a graded function went over the memory limit (its test cells score 0);
+- ``crashed``: a graded function ended the sandbox process (``os._exit``, a signal, a file over
+  the size limit; its test cells score 0), or nbgrader itself could not grade the submission (on
+  a cluster: or the workers grading it kept dying);
+- ``tampered``: the sandbox changed files the grading relies on (only possible where the sandbox
+  has no namespaces of its own); they were restored and the checks ran on the restored files;
+- ``invalid``: the file is not a notebook that nbformat can read and validate, or none of its
+  cells is one of the graded answer cells (another notebook, or answers copied into a new one);
+  it is not run, the detail says what to do, and the student's feedback page says why
+  (:func:`~resnets_kit.classgrade.submissions.submission_problem`);
+- ``missing``: a student of ``--roster`` with no submission (or, in nbgrader's layout, a student
+  folder without the notebook).
+
+When several functions have verdicts, the status is the first of tampered, crashed,
+out_of_memory, timeout, and the detail names each function's verdict. Scores come from the
+autograded notebook, with nbgrader's own rule (``nbgrader.utils.determine_grade``: a test cell
+with an error output scores 0), so the honest parts of a submission keep their points whatever
+another function did. The maximum is the total points of the grade cells of the course's source
+notebook; test cells a student deleted are added back and graded.
+
+Verdicts are read back from the ``ename`` of the autograded notebook's error outputs
+(:data:`resnets_kit.grader.outcomes.VERDICT_ENAMES`). For instructors: ``docs/instructors.md``.
 """
 
 from __future__ import annotations
