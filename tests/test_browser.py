@@ -123,7 +123,6 @@ class Lab:
             IPYTHONDIR=str(home / "ipython"),
             TF_CPP_MIN_LOG_LEVEL="2",
         )
-        env.pop("RESNETS_FAST", None)
         env.pop("NBGRADER_EXECUTION", None)
         self.log = open(home / "jupyter-lab.log", "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(

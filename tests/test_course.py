@@ -10,7 +10,7 @@ import shutil
 import nbformat
 import pytest
 
-from resnets_kit import course
+from resnets_kit import course, run_notebook
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +37,19 @@ def test_release_embeds_the_figures_and_hides_solutions_and_model_answers(built_
     assert "BEGIN SOLUTION" not in text and "X = identity_block(X, 3, [128, 128, 512])" not in text
     assert text.count(course.ANSWER_STUB) == 3
     assert "1x1 convolution with stride 2 simply skips" not in text  # a model answer
+
+
+def test_release_keeps_the_parameters_cell_for_students_to_change(built_course):
+    """nbgrader keeps the cell tagged ``parameters`` (papermill's convention) with its tag and
+    defaults, unlocked, so that the released notebook can be run with other parameters too."""
+    root, released = built_course
+    source = root / "source" / course.ASSIGNMENT / course.NOTEBOOK_NAME
+    for path in (source, released):
+        nb = nbformat.read(path, as_version=4)
+        cell = nb.cells[run_notebook.parameters_cell_index(nb)]
+        assert run_notebook.notebook_parameters(nb) == {"fast": False}, path
+        assert cell.metadata.get("editable", True) is True and cell.metadata["nbgrader"]["locked"] is False
+        run_notebook.inject_parameters(nb, fast=True)  # a release can be run with other values
 
 
 def _with_copied_cells(source) -> nbformat.NotebookNode:

@@ -61,6 +61,11 @@ def test_notebook_images_exist():
 def test_source_notebook_runs_end_to_end(tmp_path):
     nb = run_notebook.execute(fast=True, output=tmp_path / "executed.ipynb", log=None)
     accuracy = run_notebook.test_accuracy(nb)
+    # the run's parameters: a cell injected right after the parameters cell, and only there
+    at = run_notebook.parameters_cell_index(nb)
+    injected = [i for i, c in enumerate(nb.cells) if run_notebook.INJECTED_TAG in c.metadata.get("tags", [])]
+    assert injected == [at + 1]
+    assert "fast = True" in nb.cells[at + 1].source
     assert 0.0 <= accuracy <= 1.0
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
@@ -71,7 +76,7 @@ def test_source_notebook_runs_end_to_end(tmp_path):
     text = {
         c.metadata["nbgrader"]["grade_id"]: run_notebook.cell_text(c)
         for c in nb.cells
-        if c.cell_type == "code"
+        if c.cell_type == "code" and "nbgrader" in c.metadata
     }
     graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
     assert len(graded) == 17
@@ -82,7 +87,7 @@ def test_source_notebook_runs_end_to_end(tmp_path):
     figures = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(figures) >= 3  # samples, training curves, own-image prediction
     # the plain-versus-residual experiments (tiny settings): their summaries and both figures
-    experiments = next(c for c in nb.cells if c.metadata["nbgrader"]["grade_id"] == "vanishing-experiment")
+    experiments = next(c for c in nb.cells if _grade_id(c) == "vanishing-experiment")
     assert sum("image/png" in o.get("data", {}) for o in experiments.outputs) == 2
     assert "Gradient norms" in text["vanishing-experiment"]
     assert "Training loss per epoch" in text["vanishing-experiment"]
@@ -90,3 +95,7 @@ def test_source_notebook_runs_end_to_end(tmp_path):
     assert text["digits"].startswith(
         ("Sign Language Digits accuracy: ", "The Sign Language Digits files are not")
     )
+
+
+def _grade_id(cell) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")

@@ -108,6 +108,7 @@ def test_the_recipe_traces_the_training_step_once(monkeypatch, capsys):
     from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
 
     from resnets_kit import REPO_ROOT
+    from resnets_kit.run_notebook import parameters_source
     from resnets_kit.solution import load_solution
 
     traces = []
@@ -118,11 +119,11 @@ def test_the_recipe_traces_the_training_step_once(monkeypatch, capsys):
         return train_step(self, data)
 
     monkeypatch.setattr(TensorFlowTrainer, "train_step", counted)
-    monkeypatch.setenv("RESNETS_FAST", "1")  # 64 images, 2 epochs
     monkeypatch.chdir(REPO_ROOT / "notebooks")
     namespace = load_solution()
     cells = _cells_by_id(SOURCE_NOTEBOOK)
-    for name in ("recalibrate", "load-data", "recipe", "fit"):
+    cells["injected-parameters"] = parameters_source(fast=True)  # 64 images, 2 epochs
+    for name in ("parameters", "injected-parameters", "recalibrate", "load-data", "recipe", "fit"):
         code = "\n".join(line for line in cells[name].splitlines() if not line.startswith("%%"))
         exec(compile(code, f"<{name}>", "exec"), namespace)
     assert len(namespace["history"].history["loss"]) == 2
