@@ -4,14 +4,12 @@ its plan, its sandbox's isolation and limits, and checks that run on rebuilt mod
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 import public_tests
 from resnets_kit import REPO_ROOT
-from resnets_kit.grader import check_server, checks, events, guard, isolation, orchestrate, plan, sandbox
+from resnets_kit.grader import check_server, checks, events, guard, orchestrate, plan, sandbox
 from resnets_kit.grader import cli as grader_cli
 from resnets_kit.solution import GRADED_FUNCTIONS, load_solution, solution_sources
 
@@ -121,34 +119,6 @@ def test_a_custom_initializer_class_is_refused(solution_records):
 def test_python_source_turns_magics_into_calls():
     assert "get_ipython()" in plan.python_source("%time x = 1")
     assert plan.python_source("x = 1\n") == "x = 1\n"
-
-
-@pytest.mark.skipif(not isolation.isolation_available(), reason="no namespaces on this machine")
-def test_the_isolated_sandbox_sees_a_read_only_file_system_and_no_other_process(tmp_path):
-    probe = (
-        "import os, socket\n"
-        f"for path in ({str(REPO_ROOT / 'probe.txt')!r}, '/tmp/probe.txt', 'inside.txt'):\n"
-        "    try:\n"
-        "        open(path, 'w').write('x'); print('wrote', path)\n"
-        "    except OSError as err:\n"
-        "        print('refused', path, err.errno)\n"
-        "print('pids', len([p for p in os.listdir('/proc') if p.isdigit()]))\n"
-        "try:\n"
-        "    socket.create_connection(('1.1.1.1', 80), timeout=2); print('network')\n"
-        "except OSError:\n"
-        "    print('no network')\n"
-    )
-    folder = tmp_path / "box"
-    folder.mkdir()
-    command = isolation.isolated([sys.executable, "-I", "-c", probe], folder)
-    done = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=60)
-    out = done.stdout
-    assert f"refused {REPO_ROOT / 'probe.txt'} 30" in out  # EROFS
-    assert "refused /tmp/probe.txt 30" in out
-    assert "wrote inside.txt" in out and (folder / "inside.txt").exists()
-    assert "no network" in out
-    assert int(out.split("pids ")[1].split()[0]) <= 3  # the shell's exec chain only
-    assert not (REPO_ROOT / "probe.txt").exists()
 
 
 def test_sandbox_limits_name_the_function_and_keep_the_others():

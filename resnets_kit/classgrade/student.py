@@ -6,11 +6,13 @@ Each student gets one status:
 - ``timeout``: a graded function ran past its time limit (its test cells score 0, the other
   functions are graded), or the whole submission hit ``--timeout`` (then it scores 0);
 - ``out_of_memory``: a graded function went over the memory limit (its test cells score 0);
+- ``process_limit``: a graded function started more processes than the sandbox allows (a fork
+  bomb; its test cells score 0);
 - ``crashed``: a graded function ended the sandbox process (``os._exit``, a signal, a file over
   the size limit; its test cells score 0), or nbgrader itself could not grade the submission (on
   a cluster: or the workers grading it kept dying);
-- ``tampered``: the sandbox changed files the grading relies on (only possible where the sandbox
-  has no namespaces of its own); they were restored and the checks ran on the restored files;
+- ``tampered``: the sandbox changed files the grading relies on (only possible where the
+  instructor turned the sandbox's confinement off); they were restored and the checks ran on the restored files;
 - ``invalid``: the file is not a notebook that nbformat can read and validate, or none of its
   cells is one of the graded answer cells (another notebook, or answers copied into a new one);
   it is not run, the detail says what to do, and the student's feedback page says why
@@ -19,7 +21,7 @@ Each student gets one status:
   folder without the notebook).
 
 When several functions have verdicts, the status is the first of tampered, crashed,
-out_of_memory, timeout, and the detail names each function's verdict. Scores come from the
+process_limit, out_of_memory, timeout, and the detail names each function's verdict. Scores come from the
 autograded notebook, with nbgrader's own rule (``nbgrader.utils.determine_grade``: a test cell
 with an error output scores 0), so the honest parts of a submission keep their points whatever
 another function did. The maximum is the total points of the grade cells of the course's source
@@ -49,7 +51,16 @@ from resnets_kit.grader.outcomes import VERDICT_ENAMES
 from resnets_kit.grader.process import run_watched
 
 #: The statuses, in the order of the summary.
-STATUSES = ("graded", "timeout", "out_of_memory", "crashed", "tampered", "invalid", "missing")
+STATUSES = (
+    "graded",
+    "timeout",
+    "out_of_memory",
+    "process_limit",
+    "crashed",
+    "tampered",
+    "invalid",
+    "missing",
+)
 #: Default wall-time limit of one submission's autograde (seconds).
 DEFAULT_TIMEOUT = 300
 
@@ -135,7 +146,7 @@ def place_submission(course_root: Path, student_id: str, notebook: Path) -> None
 
 
 #: When several verdicts apply, the status shows the first of this order.
-_VERDICT_ORDER = ("tampered", "crashed", "out_of_memory", "timeout")
+_VERDICT_ORDER = ("tampered", "crashed", "process_limit", "out_of_memory", "timeout")
 
 
 def recorded_scores(autograded: Path) -> tuple[dict[str, float], dict[str, list[str]]]:
@@ -146,7 +157,8 @@ def recorded_scores(autograded: Path) -> tuple[dict[str, float], dict[str, list[
 
     Returns:
         ``grade_id`` to points (nbgrader's ``determine_grade``; a cell that needs manual grading
-        counts 0), and verdict (``timeout``, ``out_of_memory``, ``crashed``, ``tampered``) to the
+        counts 0), and verdict (``timeout``, ``out_of_memory``, ``process_limit``, ``crashed``,
+        ``tampered``) to the
         ``grade_id`` (or ``cell <n>``) of each cell with an error output of that verdict
         (:data:`VERDICT_ENAMES`); the first line of its message follows after ``: ``.
     """

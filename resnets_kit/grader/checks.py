@@ -14,7 +14,7 @@ import io
 import json
 
 from resnets_kit.assignment import EXERCISES
-from resnets_kit.grader.outcomes import Outcome
+from resnets_kit.grader.outcomes import RECORDED_TEXT_LIMIT, Outcome, report_text
 from resnets_kit.grader.plan import CellCheck, grading_plan
 
 _LAYERS = {
@@ -93,8 +93,8 @@ class _Named:
 
     def __init__(self, name: str | None, text: str):
         if name:
-            self.__name__ = name
-        self._text = text
+            self.__name__ = report_text(name, RECORDED_TEXT_LIMIT)
+        self._text = report_text(text, RECORDED_TEXT_LIMIT)
 
     def __repr__(self) -> str:
         return self._text
@@ -107,7 +107,7 @@ class _Returned:
     """What a ResNet50 function returned when it was not a model."""
 
     def __init__(self, type_name: str):
-        self.returned_type = str(type_name)
+        self.returned_type = report_text(type_name, RECORDED_TEXT_LIMIT)
 
 
 #: Models rebuilt by :func:`structure_model`, by configuration (the last few).
@@ -195,12 +195,12 @@ class Rebuilt:
         from test_utils import RecordedError
 
         if self.record.get("error"):
-            raise RecordedError(str(self.record["error"]))
+            raise RecordedError(report_text(self.record["error"], RECORDED_TEXT_LIMIT))
         entry = (self.record.get("cases") or {}).get(case_key(case))
         if not isinstance(entry, dict):
             raise RecordedError(f"GradingError: {self.name} was not run on this case")
         if "error" in entry:
-            raise RecordedError(str(entry["error"]))
+            raise RecordedError(report_text(entry["error"], RECORDED_TEXT_LIMIT))
         return entry
 
     def _rebuild(self, key: str, config, *, weights: bool = True):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import stat
 from pathlib import Path
 
 
@@ -27,7 +29,12 @@ class EventReader:
     def read(self) -> list[dict]:
         """All events so far."""
         try:
-            with open(self.path, "rb") as handle:
+            # a regular file, not a link or a pipe: the sandbox owns its folder and could point
+            # this at any file, or make reading it block
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            with open(fd, "rb") as handle:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    return self.events
                 handle.seek(self.offset)
                 data = handle.read()
         except OSError:

@@ -17,21 +17,24 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from resnets_kit import REPO_ROOT
 from resnets_kit.assignment import EXERCISES, GRADED_FUNCTIONS
 from resnets_kit.grader.check_server import Checker
 from resnets_kit.grader.checks import check_records
 from resnets_kit.grader.events import EventReader, RecordTracker
 from resnets_kit.grader.guard import FileGuard, guard_for
-from resnets_kit.grader.isolation import isolated, isolation_available
+from resnets_kit.grader.isolation import GRADER_MOUNT, SCRATCH_MOUNT, confine, confinement
 from resnets_kit.grader.limits import (
     DEFAULT_MEMORY_LIMIT,
+    DEFAULT_PROCESS_LIMIT,
     DEFAULT_STEP_TIMEOUT,
     FILE_SIZE_LIMIT,
     START_TIMEOUT,
+    task_limit,
 )
 from resnets_kit.grader.outcomes import GradingError, Outcome
 from resnets_kit.grader.plan import answer_cells, grading_plan, python_source
-from resnets_kit.grader.process import run_watched
+from resnets_kit.grader.process import run_watched, user_tasks
 from resnets_kit.solution import SETUP_CELL, solution_sources
 
 
@@ -47,18 +50,29 @@ class SandboxResult:
     seconds: float = 0.0
 
 
-def _sandbox_env(folder: Path, token: str) -> dict[str, str]:
+def sandbox_env(home: str, tmp: str, token: str) -> dict[str, str]:
+    """The sandbox's whole environment, built from this allow-list (nothing is inherited from the
+    grader's): ``home`` its home and working folder, ``tmp`` its temporary folder, ``token`` the
+    mark by which the grader finds its processes (``RESNETS_SANDBOX``)."""
     return {
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
-        "HOME": str(folder),
-        "TMPDIR": str(folder),
-        "KERAS_HOME": str(folder / ".keras"),
-        "MPLCONFIGDIR": str(folder / ".matplotlib"),
+        "HOME": home,
+        "TMPDIR": tmp,
+        "KERAS_HOME": f"{home}/.keras",
+        "MPLCONFIGDIR": f"{home}/.matplotlib",
         "MPLBACKEND": "Agg",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "LANG": "C.UTF-8",
         "RESNETS_SANDBOX": token,
     }
+
+
+#: The sandbox's first Python code: only the project's sandbox files on the path (``{path}``: the
+#: mounted copy, or the project itself when unconfined), then the harness.
+_BOOT = (
+    "import sys; sys.path.insert(0, {path!r}); "
+    "from resnets_kit.grader.sandbox import main; main(sys.argv[1:])"
+)
 
 
 def run_sandbox(
@@ -68,6 +82,7 @@ def run_sandbox(
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
     guard: FileGuard | None = None,
     early: Checker | None = None,
+    process_limit: int = DEFAULT_PROCESS_LIMIT,
 ) -> SandboxResult:
     """Run a submission's graded cells in the sandbox; return the records and verdicts.
 
@@ -81,18 +96,29 @@ def run_sandbox(
             and each case's entry (:meth:`Checker.prebuild`) as soon as a sandbox reports it,
             while it still runs, so that the checks start early. Such a record is provisional:
             it counts only if it is in the returned ``records``.
+        process_limit: most processes in the sandbox's tree (see
+            :func:`~resnets_kit.grader.process.run_watched`).
 
     Returns:
         A :class:`SandboxResult` with a record or a verdict for every graded function.
 
     Raises:
-        GradingError: the sandbox could not start Python and TensorFlow (before any student code
-            ran): the grading environment is broken, not the submission.
+        GradingError: the sandbox cannot be confined (bubblewrap missing; see
+            :func:`~resnets_kit.grader.isolation.confinement`), or it could not start Python and
+            TensorFlow (before any student code ran): the grading environment is broken, not the
+            submission.
     """
     sources = solution_sources()
-    isolate = isolation_available()
-    if not isolate:  # an isolated sandbox sees every file system read-only: nothing to guard
+    how = confinement()
+    isolate = how is not None
+    if not isolate:  # a confined sandbox sees no grading file: nothing to guard
         guard = guard or guard_for()
+    if how is not None and how.as_root:
+        tasks = task_limit()  # counted for the sandbox's fresh user alone
+    elif os.geteuid() != 0:  # counted for this user: its processes now, plus the sandbox's share
+        tasks = user_tasks(os.getuid()) + task_limit()
+    else:
+        tasks = None  # root, unconfined: not enforced
     result = SandboxResult()
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="resnets-sandbox-") as tmp:
@@ -108,6 +134,8 @@ def run_sandbox(
             define, check = runs.pop(0)
             run_dir = folder / f"run{len(os.listdir(folder))}"
             run_dir.mkdir()
+            scratch = run_dir / "scratch"
+            scratch.mkdir()
             job = {
                 "setup": sources[SETUP_CELL],
                 "cells": {name: python_source(cells[name]) for name in define},
@@ -116,8 +144,9 @@ def run_sandbox(
                 "check": check,
                 "finished": secrets.choice(range(3, 120)),
             }
-            (run_dir / "job.json").write_text(json.dumps(job))
-            events_path = run_dir / "events.jsonl"
+            (scratch / "job.json").write_text(json.dumps(job))
+            del job["setup"], job["reference"]
+            events_path = scratch / "events.jsonl"
             events_path.touch()
             token = secrets.token_hex(16)
             state = {"limit": time.monotonic() + START_TIMEOUT, "seen": 0}
@@ -137,14 +166,22 @@ def run_sandbox(
                 state["seen"] = len(events)
                 return state["limit"]
 
-            command = [sys.executable, "-I", "-m", "resnets_kit.grader.sandbox", "job.json", "events.jsonl"]
+            boot = _BOOT.format(path=GRADER_MOUNT if isolate else str(REPO_ROOT))
+            command = [sys.executable, "-I", "-B", "-c", boot, "job.json", "events.jsonl"]
+            if isolate:
+                command, _ = confine(command, scratch, run_dir / "etc")
+                env = sandbox_env(SCRATCH_MOUNT, "/tmp", token)
+            else:
+                env = sandbox_env(str(scratch), str(scratch), token)
             watched = run_watched(
-                isolated(command, folder) if isolate else command,
-                cwd=run_dir,
-                env=_sandbox_env(folder, token),
+                command,
+                cwd=scratch,
+                env=env,
                 deadline=deadline,
                 memory_limit=memory_limit,
                 token=token,
+                process_limit=process_limit,
+                tasks=tasks,
             )
             if not isolate:
                 result.undone += guard.restore()
@@ -153,7 +190,8 @@ def run_sandbox(
                 raise GradingError(
                     "the grading sandbox did not start (Python and TensorFlow, before any student code): "
                     f"exit status {watched.returncode}, {watched.reason or 'no limit reached'}. "
-                    "Check that `python -I -m resnets_kit.grader.sandbox` can import the project as this user."
+                    "Check that Python, TensorFlow and the project's sandbox files can be read by the sandbox's user "
+                    f"(and, confined, from inside bubblewrap: {SCRATCH_MOUNT}, {GRADER_MOUNT})."
                 )
             deadline()  # the events written since the last poll
             records = tracker.records  # only a run that ended normally counts
@@ -175,6 +213,8 @@ def run_sandbox(
                 verdict, detail = "timeout", f"ran longer than the limit of {step_timeout:g} s"
             elif watched.reason == "out_of_memory":
                 verdict, detail = "out_of_memory", f"used more than {memory_limit / 2**30:.3g} GiB of memory"
+            elif watched.reason == "process_limit":
+                verdict, detail = "process_limit", f"started more than {process_limit} processes"
             else:
                 code = watched.returncode
                 if code is not None and code < 0:
@@ -218,6 +258,7 @@ def grade_cells(
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
     course_root: Path | None = None,
     in_process_checks: bool = False,
+    process_limit: int = DEFAULT_PROCESS_LIMIT,
 ) -> Grade:
     """Grade the answer cells of one submission: sandbox, guard, then checks.
 
@@ -228,19 +269,28 @@ def grade_cells(
         course_root: an nbgrader course folder whose files the guard protects too.
         in_process_checks: run the checks in this process (tests; this process then imports
             TensorFlow) instead of a fresh one.
+        process_limit: most processes in the sandbox's tree.
 
     Returns:
         A :class:`Grade`. A function with a verdict fails all its test cells with that verdict.
+
+    Raises:
+        GradingError: the sandbox cannot be confined or cannot start (see :func:`run_sandbox`).
     """
     plan = grading_plan()
-    guard = None if isolation_available() else guard_for(course_root)
+    guard = None if confinement() is not None else guard_for(course_root)
     checker = None if in_process_checks else Checker(plan, memory_limit)
     # Records are checked as they come only in an isolated sandbox: without one, student code
     # could change files the checks read while it still runs (the guard restores them after).
     early = checker if guard is None else None
     try:
         sandbox = run_sandbox(
-            cells, step_timeout=step_timeout, memory_limit=memory_limit, guard=guard, early=early
+            cells,
+            step_timeout=step_timeout,
+            memory_limit=memory_limit,
+            guard=guard,
+            early=early,
+            process_limit=process_limit,
         )
     except BaseException:
         if checker is not None:

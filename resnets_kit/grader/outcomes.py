@@ -1,21 +1,23 @@
 """What grading says about a submission: verdicts, the result of a test cell, grading errors.
 
 A verdict is charged to one graded function when its code broke a limit or the rules
-(``timeout``, ``out_of_memory``, ``crashed``, ``tampered``); it travels through nbgrader as the
+(``timeout``, ``out_of_memory``, ``process_limit``, ``crashed``, ``tampered``); it travels through nbgrader as the
 ``ename`` of the test cells' error output (:data:`VERDICT_ERRORS`) and is read back from there by
 the class grader (:data:`VERDICT_ENAMES`, the same table inverted).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 #: Verdicts of a graded function, besides ``None`` (it ran and was checked).
-VERDICTS = ("timeout", "out_of_memory", "crashed", "tampered")
+VERDICTS = ("timeout", "out_of_memory", "process_limit", "crashed", "tampered")
 #: The ``ename`` of the error output a test cell gets for each verdict.
 VERDICT_ERRORS = {
     "timeout": "TimeLimitExceeded",
     "out_of_memory": "MemoryLimitExceeded",
+    "process_limit": "ProcessLimitExceeded",
     "crashed": "SandboxCrashed",
     "tampered": "TamperingDetected",
 }
@@ -24,6 +26,28 @@ VERDICT_ERRORS = {
 VERDICT_ENAMES = {ename: verdict for verdict, ename in VERDICT_ERRORS.items()} | {
     "CellTimeoutError": "timeout"
 }
+
+
+#: Longest text of a test cell's result (characters): what a submission controls in it (error
+#: messages, layer names) cannot flood a report.
+REPORT_TEXT_LIMIT = 2000
+#: Longest text kept of one thing a submission reported (an error message, a name), characters.
+RECORDED_TEXT_LIMIT = 500
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def report_text(text: object, limit: int = REPORT_TEXT_LIMIT) -> str:
+    """``text`` as plain text for a report: terminal escape sequences and control characters
+    (newlines and tabs kept) removed, cut to ``limit`` characters with a note saying so.
+
+    Reports show it as text (nbgrader's feedback escapes it as HTML); this keeps a submission's
+    strings from styling a report, hiding lines or growing it without bound.
+    """
+    text = _CONTROL.sub("", _ANSI.sub("", str(text)))
+    if len(text) > limit:
+        text = text[:limit] + f" [... cut at {limit} characters]"
+    return text
 
 
 class GradingError(RuntimeError):
@@ -37,3 +61,6 @@ class Outcome:
     passed: bool
     text: str
     verdict: str | None = None
+
+    def __post_init__(self):
+        self.text = report_text(self.text)

@@ -42,6 +42,29 @@ def _rss(processes) -> int:
     return total
 
 
+def _pss(processes) -> int:
+    """Proportional set size of processes (shared pages split between their users), bytes."""
+    import psutil
+
+    total = 0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            total += process.memory_full_info().pss
+    return total
+
+
+def user_tasks(uid: int) -> int:
+    """Processes and threads of a user now (what ``RLIMIT_NPROC`` counts for that user)."""
+    import psutil
+
+    total = 0
+    for process in psutil.process_iter(["uids", "num_threads"]):
+        with contextlib.suppress(psutil.Error, TypeError):
+            if process.info["uids"].real == uid:
+                total += process.info["num_threads"] or 1
+    return total
+
+
 def _kill_all(victims) -> None:
     import psutil
 
@@ -93,11 +116,14 @@ def kill_descendants(rounds: int = 50) -> None:
         time.sleep(0.05)
 
 
-def _limits(memory_limit: int):
-    """The function that sets a sandboxed process's resource limits in the child before it starts."""
+def _limits(memory_limit: int, tasks: int | None = None):
+    """The function that sets a sandboxed process's resource limits in the child before it starts
+    (``tasks``: its user's ``RLIMIT_NPROC``, processes and threads; None: unchanged)."""
     import resource
 
     def apply():
+        if tasks is not None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (tasks, tasks))
         resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         address_space = memory_limit + 8 * 2**30  # TensorFlow reserves address space it never uses
@@ -109,13 +135,15 @@ def _limits(memory_limit: int):
 @dataclass
 class Watched:
     """How a watched process ended: ``returncode`` (None: it was killed), ``reason`` (None,
-    ``"timeout"`` or ``"out_of_memory"``), the wall time in seconds and the peak resident memory
-    of its tree in bytes (0 when memory was not watched)."""
+    ``"timeout"``, ``"out_of_memory"`` or ``"process_limit"``), the wall time in seconds, the peak
+    memory of its tree in bytes (0 when memory was not watched) and the peak number of processes
+    in its tree (0 when not counted)."""
 
     returncode: int | None
     reason: str | None
     seconds: float
     peak_rss: int = 0
+    peak_processes: int = 0
 
 
 def run_watched(
@@ -127,6 +155,8 @@ def run_watched(
     memory_limit: int | None = None,
     token: str | None = None,
     output: IO | None = None,
+    process_limit: int | None = None,
+    tasks: int | None = None,
 ) -> Watched:
     """Run a command in a session of its own, polling it until it ends or breaks a limit.
 
@@ -136,12 +166,18 @@ def run_watched(
         env: its whole environment.
         deadline: a function of no argument returning the current time limit as a
             ``time.monotonic()`` value (it may move as the process reports progress).
-        memory_limit: largest resident memory of the process tree, bytes; given, the process
-            also gets resource limits (file size :data:`~resnets_kit.grader.limits.FILE_SIZE_LIMIT`,
-            no core dumps, an address-space backstop). None: memory is not watched.
+        memory_limit: largest memory of the process tree, bytes: its resident memory, or where
+            that is over the limit its proportional set size (pages shared by forked processes
+            counted once); given, the process also gets resource limits (file size
+            :data:`~resnets_kit.grader.limits.FILE_SIZE_LIMIT`, no core dumps, an address-space
+            backstop). None: memory is not watched.
         token: the sandbox's token, to find processes that left the tree; given, everything the
             process started is killed when it ends.
         output: a file that gets its standard output and error (default: discarded).
+        process_limit: most processes in the tree (the command itself included); more ends it
+            with the reason ``"process_limit"``. None: not counted.
+        tasks: ``RLIMIT_NPROC`` of the process (with ``memory_limit``): a backstop that makes
+            a fork fail once its user has that many processes and threads.
 
     Returns:
         A :class:`Watched`; a process that broke a limit is dead with all it started.
@@ -156,20 +192,28 @@ def run_watched(
         stdout=stream,
         stderr=subprocess.STDOUT if output is not None else subprocess.DEVNULL,
         start_new_session=True,
-        preexec_fn=_limits(memory_limit) if memory_limit is not None else None,
+        preexec_fn=_limits(memory_limit, tasks) if memory_limit is not None else None,
     )
     reason = None
     peak = 0
+    most = 0
     while True:
         try:
             returncode = process.wait(timeout=POLL)
             break
         except subprocess.TimeoutExpired:
             pass
-        if memory_limit is not None:
-            rss = _rss(process_tree(process.pid))
-            peak = max(peak, rss)
-            if rss > memory_limit:
+        tree = process_tree(process.pid) if memory_limit is not None or process_limit else []
+        if process_limit:
+            most = max(most, len(tree))
+            if len(tree) > process_limit:
+                reason = "process_limit"
+        if memory_limit is not None and reason is None:
+            used = _rss(tree)
+            if used > memory_limit:
+                used = _pss(tree)
+            peak = max(peak, used)
+            if used > memory_limit:
                 reason = "out_of_memory"
         if reason is None and time.monotonic() > deadline():
             reason = "timeout"
@@ -179,4 +223,4 @@ def run_watched(
             break
     if token:
         kill_tree(process, token)  # anything it left running
-    return Watched(returncode, reason, time.monotonic() - start, peak)
+    return Watched(returncode, reason, time.monotonic() - start, peak, most)

@@ -1,9 +1,11 @@
 """The untrusted half of grading: run a submission's graded functions and record what they build.
 
 The grader (:mod:`resnets_kit.grader.orchestrate`) starts this module in a fresh Python process
-of its own (``python -I -m resnets_kit.grader.sandbox JOB EVENTS``) with limits on time, memory
-and file size, no standard input or output, a temporary working folder and, when the grader runs
-as root, an unprivileged user. Nothing this process writes is believed except as *data*: it
+of its own (``python -I -B -c <boot> JOB EVENTS``, which calls :func:`main`) with limits on time,
+memory, file size and processes, no standard input or output, an environment built from an
+allow-list and, confined by bubblewrap (:mod:`resnets_kit.grader.isolation`), a file system with
+only its scratch folder writable and nothing of the project but the few files it imports, as an
+unprivileged user. Nothing this process writes is believed except as *data*: it
 reports, per graded function and test case, the configuration of the Keras model the function
 built (plain JSON), or the error it raised. The checks then run in another process that never
 executes student code: it rebuilds each model from its configuration and compares it with the
@@ -47,7 +49,8 @@ _JSON_DEFAULTS = (bool, int, float, str, type(None))
 
 
 def error_text(err: BaseException) -> str:
-    """``"<ExceptionType>: <message>"`` of an exception, at most 2,000 characters."""
+    """``"<ExceptionType>: <message>"`` of an exception, at most 2,000 characters (the grader
+    cuts it again, to :data:`~resnets_kit.grader.outcomes.RECORDED_TEXT_LIMIT`)."""
     try:
         text = f"{type(err).__name__}: {err}"
     except BaseException:  # a hostile __str__
@@ -159,10 +162,14 @@ def main(argv: list[str] | None = None) -> int:
 
     import_tensorflow()
     namespace: dict = {"__name__": "__main__"}
-    exec(compile(job["setup"], "<setup cell>", "exec"), namespace)
+    # The setup and reference sources leave the job before student code runs (their compiled
+    # functions stay: ResNet50 is run with the reference blocks).
+    setup, references = job.pop("setup"), job.pop("reference")
+    exec(compile(setup, "<setup cell>", "exec"), namespace)
     reference = dict(namespace)
-    for name, code in job["reference"].items():
-        exec(compile(code, f"<reference {name}>", "exec"), reference)
+    for name in list(references):
+        exec(compile(references.pop(name), f"<reference {name}>", "exec"), reference)
+    del setup, references
     emit({"ready": True})
 
     define, check = job["define"], job["check"]

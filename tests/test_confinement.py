@@ -1,0 +1,163 @@
+"""The sandbox's confinement (bubblewrap): what student code can see, write and start, and what
+of it can reach a report."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from resnets_kit import REPO_ROOT
+from resnets_kit.grader import events, isolation, limits, orchestrate, outcomes, process
+from resnets_kit.grader.outcomes import GradingError
+
+confined = pytest.mark.skipif(not isolation.isolation_available(), reason="bubblewrap cannot run here")
+
+
+def run_confined(tmp_path: Path, code: str, env: dict | None = None) -> dict:
+    """Run ``code`` (which sets a dict ``out``) in a confined Python; return ``out``."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    wrapped = code + "\nimport json\nopen('out.json', 'w').write(json.dumps(out))\n"
+    command, uid = isolation.confine([sys.executable, "-I", "-c", wrapped], scratch, tmp_path / "etc")
+    done = subprocess.run(
+        command,
+        cwd=scratch,
+        env=env or orchestrate.sandbox_env(isolation.SCRATCH_MOUNT, "/tmp", "t0ken"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads((scratch / "out.json").read_text())
+
+
+PROBE = textwrap.dedent(
+    """
+    import os, socket
+    out = {"uid": os.getuid(), "gid": os.getgid(), "root": sorted(os.listdir("/")),
+           "grader": sorted(os.path.join(d, f)[len("/grader/"):] for d, _, fs in os.walk("/grader") for f in fs),
+           "pids": [p for p in os.listdir("/proc") if p.isdigit()], "env": sorted(os.environ),
+           "caps": [l for l in open("/proc/self/status") if l.startswith(("CapEff", "CapPrm", "NoNewPrivs"))],
+           "etc": sorted(os.listdir("/etc"))}
+    for name, path in {"project": PROJECT, "shadow": "/etc/shadow", "root_home": "/root",
+                       "ssh": "/root/.ssh", "tmp_grader": TMPDIR}.items():
+        out[name] = os.path.exists(path)
+    out["writes"] = {}
+    for path in ["/grader/public_tests.py", "/usr/probe", "/probe", PROJECT + "/probe", "/tmp/probe", "probe"]:
+        try:
+            with open(path, "a") as fh:
+                fh.write("x")
+            out["writes"][path] = "written"
+        except OSError as err:
+            out["writes"][path] = err.errno
+    try:
+        socket.create_connection(("1.1.1.1", 53), timeout=2)
+        out["network"] = True
+    except OSError:
+        out["network"] = False
+    """
+)
+
+
+@confined
+def test_the_sandbox_sees_only_what_it_needs_and_writes_only_its_scratch(tmp_path):
+    code = f"PROJECT = {str(REPO_ROOT / 'notebooks')!r}\nTMPDIR = {str(tmp_path)!r}\n" + PROBE
+    out = run_confined(tmp_path, code)
+    if os.geteuid() == 0:
+        assert out["uid"] != 0 and out["gid"] != 0
+    assert sorted(out["grader"]) == sorted(isolation.SANDBOX_FILES)
+    for name in ("project", "shadow", "ssh", "tmp_grader"):
+        assert out[name] is False, name
+    assert set(out["etc"]) <= {"passwd", "group", "ld.so.cache", "ld.so.conf"}
+    assert out["pids"] and len(out["pids"]) <= 3  # bubblewrap's init and this Python
+    # the allow-list, and the working folder's PWD that bubblewrap sets
+    assert set(out["env"]) - {"PWD"} == set(orchestrate.sandbox_env("/h", "/t", "x"))
+    assert any(line.split()[1] == "1" for line in out["caps"] if line.startswith("NoNewPrivs"))
+    assert all(int(line.split()[1], 16) == 0 for line in out["caps"] if line.startswith("Cap"))
+    writes = out["writes"]
+    assert writes.pop("probe") == "written" and writes.pop("/tmp/probe") == "written"
+    assert all(value != "written" for value in writes.values()), writes
+    assert out["network"] is False
+    assert "notebooks" not in out["root"] and "home" not in out["root"]
+
+
+@confined
+def test_the_sandbox_inherits_no_environment_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESNETS_GRADER_SECRET", "hidden-value")
+    out = run_confined(tmp_path, "import os\nout = dict(os.environ)")
+    assert "RESNETS_GRADER_SECRET" not in out and "hidden-value" not in json.dumps(out)
+
+
+def test_a_missing_bubblewrap_stops_grading_with_the_fix(monkeypatch):
+    monkeypatch.setattr(isolation, "_STATE", {})
+    monkeypatch.setattr(isolation.shutil, "which", lambda name: None)
+    monkeypatch.delenv(isolation.SETTING, raising=False)
+    with pytest.raises(GradingError, match="apt-get install bubblewrap") as raised:
+        isolation.confinement()
+    assert f"{isolation.SETTING}=off" in str(raised.value)
+    assert not isolation.isolation_available()
+    with pytest.raises(GradingError, match="bubblewrap"):
+        orchestrate.run_sandbox({})
+
+
+def test_the_weaker_mode_is_an_explicit_setting(monkeypatch):
+    monkeypatch.setattr(isolation, "_STATE", {})
+    monkeypatch.setenv(isolation.SETTING, "off")
+    assert isolation.confinement() is None
+    monkeypatch.setenv(isolation.SETTING, "none")
+    with pytest.raises(GradingError, match="not a confinement mode"):
+        isolation.confinement()
+
+
+@confined
+def test_the_sandbox_user_owns_no_file_and_runs_no_process():
+    if os.geteuid() != 0:
+        pytest.skip("a fresh user is drawn only when the grader runs as root")
+    import psutil
+
+    uid = isolation.sandbox_uid()
+    assert uid >= isolation.UID_RANGE[0]
+    assert all(p.uids().real != uid for p in psutil.process_iter())
+
+
+def test_a_process_limit_stops_a_tree_that_grows(tmp_path):
+    watched = process.run_watched(
+        ["sh", "-c", "for i in $(seq 40); do sleep 30 & done; wait"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+        deadline=lambda: float("inf"),
+        memory_limit=2**30,
+        process_limit=10,
+    )
+    assert watched.reason == "process_limit" and watched.returncode is None
+    assert watched.peak_processes > 10
+
+
+def test_the_task_limit_grows_with_the_cores():
+    assert limits.task_limit(1) < limits.task_limit(16)
+    assert limits.task_limit(2) >= 512
+
+
+def test_report_text_is_plain_and_capped():
+    text = outcomes.report_text("\x1b[31mred\x1b[0m\x07 line\r\n<b>x</b>\x00" + "y" * 5000, 100)
+    assert text.startswith("red line\n<b>x</b>yyy")
+    assert "\x1b" not in text and "\x07" not in text and "\x00" not in text
+    assert text.endswith("[... cut at 100 characters]") and len(text) < 140
+    assert len(outcomes.Outcome(False, "z" * 10**6).text) < outcomes.REPORT_TEXT_LIMIT + 50
+
+
+def test_the_event_reader_follows_no_link_and_reads_no_pipe(tmp_path):
+    secret = tmp_path / "secret.jsonl"
+    secret.write_text(json.dumps({"done": "identity_block", "record": {"error": "secret"}}) + "\n")
+    link = tmp_path / "events.jsonl"
+    link.symlink_to(secret)
+    assert events.EventReader(link).read() == []
+    pipe = tmp_path / "pipe.jsonl"
+    os.mkfifo(pipe)
+    assert events.EventReader(pipe).read() == []  # returns at once: no writer needed
