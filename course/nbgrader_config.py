@@ -75,6 +75,8 @@ c.Autograde.sanitize_preprocessors = [
     OverwriteCells,
     CheckCellMetadata,
 ]
-# Limits of the sandbox: wall time per graded function (seconds) and memory (MiB).
+# Limits of the sandbox: wall time per graded function (seconds), memory (MiB) and processes.
+# The sandbox runs confined by bubblewrap; see docs/instructors.md (the sandbox's confinement).
 c.TrustedGrade.step_timeout = 60
 c.TrustedGrade.memory_limit_mb = 4096
+c.TrustedGrade.process_limit = 16

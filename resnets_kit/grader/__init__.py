@@ -10,12 +10,12 @@ that runs no student code, on models rebuilt from those reports. Why and how, fo
 Modules, one job each:
 
     plan           which checks each test cell of the source notebook runs; a submission's answer cells
-    limits         time, memory and file-size limits
+    limits         time, memory, file-size and process limits
     outcomes       verdicts, a test cell's outcome, grading errors
     process        run a watched process under limits; kill a process tree
     reaper         run a command that dies with its caller (grading jobs on Dask workers)
-    isolation      Linux namespaces for the sandbox
-    guard          undo changes to grading files where there are no namespaces
+    isolation      the sandbox's confinement (bubblewrap, an unprivileged user)
+    guard          undo changes to grading files when confinement is off
     sandbox        the sandbox process: runs student code, reports records
     events         the sandbox's event protocol, read as forgeable data
     checks         validate, rebuild and check records (no student code)

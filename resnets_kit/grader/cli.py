@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from resnets_kit.grader.limits import DEFAULT_MEMORY_LIMIT, DEFAULT_STEP_TIMEOUT
+from resnets_kit.grader.limits import DEFAULT_MEMORY_LIMIT, DEFAULT_PROCESS_LIMIT, DEFAULT_STEP_TIMEOUT
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("notebook", type=Path)
     grade.add_argument("--step-timeout", type=float, default=DEFAULT_STEP_TIMEOUT)
     grade.add_argument("--memory-limit-mb", type=int, default=DEFAULT_MEMORY_LIMIT // 2**20)
+    grade.add_argument("--process-limit", type=int, default=DEFAULT_PROCESS_LIMIT)
     check = sub.add_parser("check", help="the check step: records JSON in, outcomes JSON out")
     check.add_argument("records", type=Path)
     check.add_argument("out", type=Path)
@@ -42,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     from resnets_kit.grader.orchestrate import grade_notebook
 
     result = grade_notebook(
-        args.notebook, step_timeout=args.step_timeout, memory_limit=args.memory_limit_mb * 2**20
+        args.notebook,
+        step_timeout=args.step_timeout,
+        memory_limit=args.memory_limit_mb * 2**20,
+        process_limit=args.process_limit,
     )
     for grade_id, outcome in result.outcomes.items():
         status = "pass" if outcome.passed else (outcome.verdict or "fail")

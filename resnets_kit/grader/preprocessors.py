@@ -17,7 +17,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float, Integer, Unicode
 
 from resnets_kit.grader.feedback import short_traceback, strip_hidden_blocks
-from resnets_kit.grader.limits import DEFAULT_MEMORY_LIMIT, DEFAULT_STEP_TIMEOUT
+from resnets_kit.grader.limits import DEFAULT_MEMORY_LIMIT, DEFAULT_PROCESS_LIMIT, DEFAULT_STEP_TIMEOUT
 from resnets_kit.grader.normalize import drop_empty_metadata, resolve_duplicates, restore_test_cells
 from resnets_kit.grader.orchestrate import grade_cells
 from resnets_kit.grader.outcomes import VERDICT_ERRORS, Outcome
@@ -73,6 +73,9 @@ class TrustedGrade(NbGraderPreprocessor):
     memory_limit_mb = Integer(
         DEFAULT_MEMORY_LIMIT // 2**20, help="Memory limit of the grading sandbox (MiB)."
     ).tag(config=True)
+    process_limit = Integer(
+        DEFAULT_PROCESS_LIMIT, help="Most processes in the grading sandbox (its own included)."
+    ).tag(config=True)
 
     def preprocess(self, nb, resources):
         """Grade ``nb`` and write each test cell's result as its output, in place; return ``nb``
@@ -94,6 +97,7 @@ class TrustedGrade(NbGraderPreprocessor):
             step_timeout=self.step_timeout,
             memory_limit=self.memory_limit_mb * 2**20,
             course_root=course_root,
+            process_limit=self.process_limit,
         )
         for cell in nb.cells:
             if cell.cell_type != "code":
