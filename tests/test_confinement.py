@@ -161,3 +161,19 @@ def test_the_event_reader_follows_no_link_and_reads_no_pipe(tmp_path):
     pipe = tmp_path / "pipe.jsonl"
     os.mkfifo(pipe)
     assert events.EventReader(pipe).read() == []  # returns at once: no writer needed
+
+
+def test_class_grading_stops_before_anyone_is_graded_without_bubblewrap(tmp_path, monkeypatch):
+    from resnets_kit.classgrade import cli as classgrade_cli
+    from resnets_kit.course import ASSIGNMENT, NOTEBOOK_NAME, STUDENT_NOTEBOOK
+
+    folder = tmp_path / "submitted" / "alice" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    (folder / NOTEBOOK_NAME).write_text(STUDENT_NOTEBOOK.read_text())
+    monkeypatch.setattr(isolation, "_STATE", {})
+    monkeypatch.setattr(isolation.shutil, "which", lambda name: None)
+    monkeypatch.delenv(isolation.SETTING, raising=False)
+    out = tmp_path / "grades.csv"
+    with pytest.raises(GradingError, match="bubblewrap"):
+        classgrade_cli.grade_class(tmp_path / "submitted", tmp_path / "course", out, tmp_path / "feedback")
+    assert not out.exists() and not (tmp_path / "feedback").exists()

@@ -11,6 +11,7 @@ import pytest
 from qa import hostile
 from resnets_kit.grader.isolation import isolation_available
 from resnets_kit.grader.outcomes import REPORT_TEXT_LIMIT
+from resnets_kit.solution import solution_sources
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +89,10 @@ def test_canaries_are_planted_found_and_removed(tmp_path):
         hostile.remove_canaries(canaries)
     assert not any(p.exists() for p in canaries.files if not p.is_relative_to(tmp_path))
     assert hostile.SECRET_VARIABLE not in os.environ
+
+
+def test_every_attack_is_python_that_compiles():
+    sources = solution_sources()
+    for attack in hostile.HOSTILE:
+        code = attack.cell(sources[attack.function]) if callable(attack.cell) else attack.cell
+        compile(code.replace("GRADEBOOK", "'gradebook.db'"), attack.name, "exec")

@@ -48,6 +48,8 @@ from resnets_kit.classgrade.submissions import (
     submission_problem,
 )
 from resnets_kit.course import ASSIGNMENT, NOTEBOOK_NAME, fresh_course, generate, nbgrader
+from resnets_kit.grader.isolation import confinement
+from resnets_kit.grader.outcomes import GradingError
 
 
 def check_course(root: Path) -> None:
@@ -158,9 +160,13 @@ def grade_class(
 
     Raises:
         UsageError: see :func:`find_submissions`.
+        GradingError: grading here cannot confine student code (bubblewrap missing; see
+            :func:`~resnets_kit.grader.isolation.confinement`): nobody is graded.
     """
     start = time.monotonic()
     found, empty = find_submissions(submissions, roster)
+    if scheduler is None:
+        confinement()  # before grading anyone: on a cluster, each worker checks its own machine
     log_dir = out.parent / "logs"
     for folder in (feedback_dir, log_dir):
         folder.mkdir(parents=True, exist_ok=True)
@@ -245,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         argv: the arguments (default: ``sys.argv[1:]``).
 
     Returns:
-        0 when the batch completed, 2 for a usage error (its message is printed on stderr).
+        0 when the batch completed, 2 for a usage error or a grader that cannot confine student
+        code (its message is printed on stderr).
     """
     args = parse_args(argv)
     feedback_dir = args.feedback_dir or args.out.parent / "feedback"
@@ -265,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
                 course_root = fresh_course(Path(tmp))
                 generate(course_root)
                 grade_class(args.submissions, course_root, args.out, feedback_dir, roster, *options)
-    except UsageError as error:
+    except (UsageError, GradingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
