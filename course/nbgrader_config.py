@@ -23,10 +23,14 @@ from nbgrader.preprocessors import GetGrades  # noqa: E402
 from resnets_kit.grader.preprocessors import HideHiddenTests  # noqa: E402
 
 c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+# A submission's markdown and outputs are shown, never run: nbconvert removes scripts, event handlers
+# and other active HTML from them on the feedback page.
+c.HTMLExporter.sanitize_html = True
 
 # Autograde never trusts the student's kernel: TrustedGrade (resnets_kit/grader/preprocessors.py) replaces
-# nbgrader's Execute step. The graded answer cells run in a sandbox process (read-only file
-# system, no network, limits on time and memory); the checks run in another process, on the
+# nbgrader's Execute step. The graded answer cells run in a sandbox process (confined by
+# bubblewrap: a file system of its own, an unprivileged user, no network; limits on time, memory
+# and processes); the checks run in another process, on the
 # models rebuilt from what the sandbox reported, with the project's own test code. Each test
 # cell's output is its result, which nbgrader then scores, stores and shows in the feedback.
 # The other steps are nbgrader's defaults for autograde.

@@ -82,6 +82,7 @@ class Hostile:
         zero: whether ``function`` earns 0 points (False: its work is correct and must keep them).
         status_unisolated: the expected status where the sandbox has no namespaces (its writes
             then succeed, and the guard restores the files: ``tampered``), if it differs.
+        markdown: a markdown cell the submission adds after the attacking cell, if any.
     """
 
     name: str
@@ -93,6 +94,7 @@ class Hostile:
     needs_isolation: bool = False
     zero: bool = True
     status_unisolated: str | None = None
+    markdown: str | None = None
 
     def expected_status(self, isolated: bool) -> str:
         """The expected status, with or without the sandbox's namespaces."""
@@ -229,6 +231,31 @@ for _target in _targets:
         pass
 raise RuntimeError(f"wrote to: {', '.join(_wrote) or 'nothing outside my folder'}")
 """
+
+#: reference-thief's cell: looks for the reference identity_block in the sandbox's memory (every
+#: function object, and the locals of every frame up the stack) and returns what it builds.
+REFERENCE_THIEF = (
+    "import gc, sys, types\n\n"
+    + SIGNATURES["identity_block"]
+    + """
+    found = [o for o in gc.get_objects() if isinstance(o, types.FunctionType)
+             and o.__name__ == "identity_block" and o.__code__.co_filename.startswith("<reference")]
+    frame = sys._getframe()
+    while frame is not None and not found:
+        found = [v["identity_block"] for v in frame.f_locals.values()
+                 if isinstance(v, dict) and callable(v.get("identity_block"))
+                 and v["identity_block"] is not identity_block]
+        frame = frame.f_back
+    if not found:
+        raise RuntimeError("no reference identity_block in this process")
+    return found[0](X, f, filters, training=training, initializer=initializer)
+"""
+)
+
+#: html-injection's payload: active HTML in a markdown cell and in an error message. Neither may
+#: reach a feedback page as HTML (:data:`ACTIVE_HTML` are the marks of it there).
+HTML_PAYLOAD = "<script>alert('resnets-xss')</script><img src=x onerror=\"alert('resnets-xss')\">"
+ACTIVE_HTML = ("<script>alert('resnets-xss')", "onerror=\"alert('resnets-xss')")
 
 #: fork-bomb's body: forks without end (each child forks too).
 FORK_BOMB = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
@@ -446,6 +473,19 @@ HOSTILE: tuple[Hostile, ...] = (
         needs_isolation=True,
     ),
     Hostile(
+        "reference-thief",
+        "calls the reference identity_block, found in the sandbox's memory or up the stack",
+        "identity_block",
+        REFERENCE_THIEF,
+    ),
+    Hostile(
+        "html-injection",
+        "adds a markdown cell with a script and an onerror handler, and raises the same HTML",
+        "identity_block",
+        f"raise RuntimeError({HTML_PAYLOAD!r})\n\n" + blank("identity_block"),
+        markdown=f"My notes {HTML_PAYLOAD}",
+    ),
+    Hostile(
         "fork-bomb",
         "forks without end inside the function",
         "identity_block",
@@ -465,6 +505,9 @@ def make_notebook(hostile: Hostile, source_notebook: Path, gradebook: Path) -> n
         if grade_id == hostile.function:
             cell.source = hostile.cell(cell.source) if callable(hostile.cell) else hostile.cell
             cell.source = cell.source.replace("GRADEBOOK", repr(str(gradebook)))
+            if hostile.markdown is not None:
+                cells += [cell, nbformat.v4.new_markdown_cell(hostile.markdown)]
+                continue
         elif grade_id in hostile.other_cells:
             new = hostile.other_cells[grade_id]
             if new is None:
@@ -586,14 +629,16 @@ def feedback_excerpt(course_root: Path, student_id: str, grade_id: str) -> str:
 @dataclass
 class SuiteResult:
     """The hostile suite's result: one row per submission, the wall time of grading the batch
-    (seconds), the project files that changed, the leaked tokens (see :func:`leaks`) and what
-    the ``reader`` and ``writer`` submissions read in their feedback (name to text)."""
+    (seconds), the project files that changed, the leaked tokens (see :func:`leaks`), what the
+    ``reader`` and ``writer`` submissions read in their feedback (name to text), and the feedback
+    pages that hold active HTML from a submission (:data:`ACTIVE_HTML`)."""
 
     rows: list[dict]
     wall: float
     changed: list[str]
     leaks: list[str]
     excerpts: dict[str, str]
+    active_html: list[str] = field(default_factory=list)
 
 
 def selected(only: list[str] | None = None) -> list[Hostile]:
@@ -676,7 +721,8 @@ def run(
         for h in chosen
         if h.name in ("reader", "writer")
     }
-    return SuiteResult(rows, wall, changed, leaks(canaries, [work]), excerpts)
+    pages = [p for p in sorted(work.rglob("*.html")) if any(mark in p.read_text() for mark in ACTIVE_HTML)]
+    return SuiteResult(rows, wall, changed, leaks(canaries, [work]), excerpts, [str(p) for p in pages])
 
 
 def _first_grade_id(function: str) -> str:
@@ -718,9 +764,14 @@ def main(argv: list[str] | None = None) -> int:
         if not suite.leaks
         else f"LEAKED secrets: {suite.leaks}"
     )
+    print(
+        "no feedback page holds a submission's active HTML"
+        if not suite.active_html
+        else f"ACTIVE HTML from a submission in: {suite.active_html}"
+    )
     for name, text in suite.excerpts.items():
         print(f"\nfeedback of {name}:\n{text}")
-    return 0 if agree == len(rows) and not changed and not suite.leaks else 1
+    return 0 if agree == len(rows) and not changed and not suite.leaks and not suite.active_html else 1
 
 
 if __name__ == "__main__":

@@ -177,3 +177,57 @@ def test_class_grading_stops_before_anyone_is_graded_without_bubblewrap(tmp_path
     with pytest.raises(GradingError, match="bubblewrap"):
         classgrade_cli.grade_class(tmp_path / "submitted", tmp_path / "course", out, tmp_path / "feedback")
     assert not out.exists() and not (tmp_path / "feedback").exists()
+
+
+KEYRING = textwrap.dedent(
+    """
+    import ctypes, os, sys
+    from pathlib import Path
+    from resnets_kit.grader import process
+    syscall = ctypes.CDLL(None, use_errno=True).syscall
+    number = process._KEYCTL[os.uname().machine]
+    assert syscall(number, 1, b"grader-session") > 0  # join a named session keyring
+    probe = (
+        "import ctypes, os\\n"
+        "buf = ctypes.create_string_buffer(256)\\n"
+        f"ctypes.CDLL(None).syscall({number}, 6, -3, buf, 256)\\n"  # describe the session keyring
+        "open('keyring.txt', 'wb').write(buf.value)\\n"
+    )
+    folder = Path(sys.argv[1])
+    process.run_watched([sys.executable, "-I", "-c", probe], cwd=folder, env={}, deadline=lambda: 1e18,
+                        memory_limit=2**30)
+    """
+)
+
+
+def test_the_sandbox_gets_a_session_keyring_of_its_own(tmp_path):
+    import platform
+
+    if platform.machine() not in process._KEYCTL:
+        pytest.skip("keyctl's number is not known on this machine")
+    done = subprocess.run(
+        [sys.executable, "-c", KEYRING, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    described = (tmp_path / "keyring.txt").read_text()
+    assert described.startswith("keyring;") and "grader-session" not in described
+
+
+def test_memory_held_in_memfd_files_counts_against_the_limit(tmp_path):
+    hold = (
+        "import os, time\n"
+        "fds = []\n"
+        "for i in range(12):\n"
+        "    fd = os.memfd_create(f'hog{i}')\n"
+        "    os.write(fd, b'0' * 2**25)\n"
+        "    fds.append(fd)\n"
+        "time.sleep(30)\n"
+    )
+    watched = process.run_watched(
+        [sys.executable, "-I", "-c", hold],
+        cwd=tmp_path,
+        env={},
+        deadline=lambda: float("inf"),
+        memory_limit=256 * 2**20,
+    )
+    assert watched.reason == "out_of_memory" and watched.seconds < 25

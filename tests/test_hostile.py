@@ -96,3 +96,9 @@ def test_every_attack_is_python_that_compiles():
     for attack in hostile.HOSTILE:
         code = attack.cell(sources[attack.function]) if callable(attack.cell) else attack.cell
         compile(code.replace("GRADEBOOK", "'gradebook.db'"), attack.name, "exec")
+
+
+@pytest.mark.slow
+def test_no_feedback_page_holds_a_submissions_active_html(suite):
+    assert "html-injection" in {r["name"] for r in suite.rows}
+    assert suite.active_html == []

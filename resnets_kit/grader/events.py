@@ -44,7 +44,7 @@ class EventReader:
         self.rest = lines.pop()
         for line in lines:
             if line.startswith(b"{"):
-                with contextlib.suppress(ValueError):
+                with contextlib.suppress(ValueError, RecursionError):  # junk, or nested too deep
                     event = json.loads(line)
                     if isinstance(event, dict):
                         self.events.append(event)

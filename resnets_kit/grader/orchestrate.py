@@ -126,6 +126,7 @@ def run_sandbox(
         os.chmod(folder, 0o700)
         present = [f for f in GRADED_FUNCTIONS if f in cells]
         used = sorted({name for f in GRADED_FUNCTIONS for name in EXERCISES[f].uses})
+        references = json.dumps({name: sources[name] for name in used}).encode()
         # First all functions in one process; if it does not end normally, each function still
         # pending in a process of its own, so that one function's crash, loop or memory use is
         # charged to that function alone.
@@ -139,13 +140,12 @@ def run_sandbox(
             job = {
                 "setup": sources[SETUP_CELL],
                 "cells": {name: python_source(cells[name]) for name in define},
-                "reference": {name: sources[name] for name in used},
                 "define": define,
                 "check": check,
                 "finished": secrets.choice(range(3, 120)),
             }
             (scratch / "job.json").write_text(json.dumps(job))
-            del job["setup"], job["reference"]
+            del job["setup"]
             events_path = scratch / "events.jsonl"
             events_path.touch()
             token = secrets.token_hex(16)
@@ -166,6 +166,14 @@ def run_sandbox(
                 state["seen"] = len(events)
                 return state["limit"]
 
+            def feed(tracker=tracker, check=check) -> bytes | None:
+                # The reference blocks go to the sandbox only once the records of the functions
+                # that use none are final: no student block runs beside them before it is judged.
+                needs = [f for f in check if EXERCISES[f].uses]
+                if needs and all(f in tracker.records for f in check if not EXERCISES[f].uses):
+                    return references
+                return None
+
             boot = _BOOT.format(path=GRADER_MOUNT if isolate else str(REPO_ROOT))
             command = [sys.executable, "-I", "-B", "-c", boot, "job.json", "events.jsonl"]
             if isolate:
@@ -182,6 +190,7 @@ def run_sandbox(
                 token=token,
                 process_limit=process_limit,
                 tasks=tasks,
+                feed=feed,
             )
             if not isolate:
                 result.undone += guard.restore()

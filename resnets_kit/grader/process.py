@@ -53,6 +53,26 @@ def _pss(processes) -> int:
     return total
 
 
+def _memfd_bytes(processes) -> int:
+    """Bytes held by the anonymous in-memory files (``memfd_create``) the processes have open:
+    memory that resident-set figures do not show until it is mapped."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for process in processes:
+        try:
+            entries = list(os.scandir(f"/proc/{process.pid}/fd"))
+        except OSError:
+            continue
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                if os.readlink(entry.path).startswith("/memfd:"):
+                    info = os.stat(entry.path)
+                    if (info.st_dev, info.st_ino) not in seen:
+                        seen.add((info.st_dev, info.st_ino))
+                        total += info.st_size
+    return total
+
+
 def user_tasks(uid: int) -> int:
     """Processes and threads of a user now (what ``RLIMIT_NPROC`` counts for that user)."""
     import psutil
@@ -116,12 +136,33 @@ def kill_descendants(rounds: int = 50) -> None:
         time.sleep(0.05)
 
 
+#: ``keyctl``'s system call number per machine (``KEYCTL_JOIN_SESSION_KEYRING`` is its operation 1).
+_KEYCTL = {"x86_64": 250, "aarch64": 219, "riscv64": 219, "ppc64le": 280, "s390x": 280}
+
+
+def _leave_session_keyring():
+    """A function that gives the calling process a new, empty session keyring (the kernel's key
+    store, which neither namespaces nor a new user replace), or does nothing where unknown."""
+    import ctypes
+    import platform
+
+    number = _KEYCTL.get(platform.machine())
+    if number is None:
+        return lambda: None
+    syscall = ctypes.CDLL(None, use_errno=True).syscall
+    return lambda: syscall(number, 1, None)
+
+
 def _limits(memory_limit: int, tasks: int | None = None):
     """The function that sets a sandboxed process's resource limits in the child before it starts
-    (``tasks``: its user's ``RLIMIT_NPROC``, processes and threads; None: unchanged)."""
+    (``tasks``: its user's ``RLIMIT_NPROC``, processes and threads; None: unchanged), and gives
+    it a session keyring of its own (the grader's keys stay out of its reach)."""
     import resource
 
+    leave_keyring = _leave_session_keyring()  # prepared here: nothing is imported in the child
+
     def apply():
+        leave_keyring()
         if tasks is not None:
             resource.setrlimit(resource.RLIMIT_NPROC, (tasks, tasks))
         resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
@@ -130,6 +171,24 @@ def _limits(memory_limit: int, tasks: int | None = None):
         resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
 
     return apply
+
+
+def _write_some(pipe: IO, data: bytes | None) -> bytes | None:
+    """Write what the pipe takes of ``data`` now; close it when all is written (or the reader is
+    gone); return the rest (None: nothing to write yet)."""
+    if data is None:
+        return None
+    try:
+        written = os.write(pipe.fileno(), data) if data else 0
+    except BlockingIOError:
+        return data
+    except OSError:  # the reader closed it
+        written = len(data)
+    if written == len(data):
+        with contextlib.suppress(OSError):
+            pipe.close()
+        return b""
+    return data[written:]
 
 
 @dataclass
@@ -157,6 +216,7 @@ def run_watched(
     output: IO | None = None,
     process_limit: int | None = None,
     tasks: int | None = None,
+    feed: Callable[[], bytes | None] | None = None,
 ) -> Watched:
     """Run a command in a session of its own, polling it until it ends or breaks a limit.
 
@@ -168,9 +228,10 @@ def run_watched(
             ``time.monotonic()`` value (it may move as the process reports progress).
         memory_limit: largest memory of the process tree, bytes: its resident memory, or where
             that is over the limit its proportional set size (pages shared by forked processes
-            counted once); given, the process also gets resource limits (file size
+            counted once), plus what its in-memory files (``memfd_create``) hold; given, the
+            process also gets resource limits (file size
             :data:`~resnets_kit.grader.limits.FILE_SIZE_LIMIT`, no core dumps, an address-space
-            backstop). None: memory is not watched.
+            backstop) and a session keyring of its own. None: memory is not watched.
         token: the sandbox's token, to find processes that left the tree; given, everything the
             process started is killed when it ends.
         output: a file that gets its standard output and error (default: discarded).
@@ -178,6 +239,9 @@ def run_watched(
             with the reason ``"process_limit"``. None: not counted.
         tasks: ``RLIMIT_NPROC`` of the process (with ``memory_limit``): a backstop that makes
             a fork fail once its user has that many processes and threads.
+        feed: given, the process's standard input is a pipe, and ``feed()`` is called at each
+            poll until it returns bytes, which are then written to it (without blocking this
+            process) before it is closed. None: no standard input.
 
     Returns:
         A :class:`Watched`; a process that broke a limit is dead with all it started.
@@ -188,7 +252,7 @@ def run_watched(
         args,
         cwd=cwd,
         env=env,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.PIPE if feed is not None else subprocess.DEVNULL,
         stdout=stream,
         stderr=subprocess.STDOUT if output is not None else subprocess.DEVNULL,
         start_new_session=True,
@@ -197,30 +261,42 @@ def run_watched(
     reason = None
     peak = 0
     most = 0
-    while True:
-        try:
-            returncode = process.wait(timeout=POLL)
-            break
-        except subprocess.TimeoutExpired:
-            pass
-        tree = process_tree(process.pid) if memory_limit is not None or process_limit else []
-        if process_limit:
-            most = max(most, len(tree))
-            if len(tree) > process_limit:
-                reason = "process_limit"
-        if memory_limit is not None and reason is None:
-            used = _rss(tree)
-            if used > memory_limit:
-                used = _pss(tree)
-            peak = max(peak, used)
-            if used > memory_limit:
-                reason = "out_of_memory"
-        if reason is None and time.monotonic() > deadline():
-            reason = "timeout"
-        if reason:
-            kill_tree(process, token)
-            returncode = None
-            break
-    if token:
-        kill_tree(process, token)  # anything it left running
+    pending: bytes | None = None  # what is still to be written to its standard input
+    try:
+        if process.stdin is not None:
+            os.set_blocking(process.stdin.fileno(), False)
+        while True:
+            try:
+                returncode = process.wait(timeout=POLL)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            tree = process_tree(process.pid) if memory_limit is not None or process_limit else []
+            if process_limit:
+                most = max(most, len(tree))
+                if len(tree) > process_limit:
+                    reason = "process_limit"
+            if memory_limit is not None and reason is None:
+                held = _memfd_bytes(tree)
+                used = _rss(tree) + held
+                if used > memory_limit:
+                    used = _pss(tree) + held
+                peak = max(peak, used)
+                if used > memory_limit:
+                    reason = "out_of_memory"
+            if reason is None and time.monotonic() > deadline():
+                reason = "timeout"
+            if reason:
+                kill_tree(process, token)
+                returncode = None
+                break
+            if process.stdin is not None and not process.stdin.closed:
+                pending = feed() if pending is None else pending
+                pending = _write_some(process.stdin, pending)
+    finally:
+        if process.stdin is not None and not process.stdin.closed:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+        if token or process.poll() is None:
+            kill_tree(process, token)  # anything it left running (and it, if this failed)
     return Watched(returncode, reason, time.monotonic() - start, peak, most)

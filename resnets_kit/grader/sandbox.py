@@ -15,7 +15,6 @@ references, so patching NumPy, the test functions or ``__eq__`` here changes not
 
     {"setup": "<the source notebook's setup cell>",
      "cells": {"identity_block": "<student code>", ...},        # missing: the cell was deleted
-     "reference": {"identity_block": "<reference code>", ...},  # what ResNet50 is graded with
      "define": ["identity_block", ...],  # the cells to execute, in notebook order
      "check": ["identity_block", ...],   # the functions to run on every test case
      "finished": 57}                     # exit status when the harness finishes (random)
@@ -34,8 +33,12 @@ ResNet50, ``{"returned_type": "<type name>"}`` when it returned something else t
 The functions and cases come from the exercise registry (:mod:`resnets_kit.assignment`). A
 function that uses other graded functions (ResNet50 uses both blocks) is run with the reference's
 in their place (its code is unchanged; only those names are rebound), so a mistake in a block
-costs the block's points, not ResNet50's as well. The event protocol is read by
-:mod:`resnets_kit.grader.events`.
+costs the block's points, not ResNet50's as well. The reference code is not in the job: the
+harness reads it from its standard input (``{"identity_block": "<reference code>", ...}``) when
+it starts checking such a function, and the grader writes it there only once the records of the
+functions it uses are final (:func:`resnets_kit.grader.orchestrate.run_sandbox`), so no student
+code runs beside the reference blocks before its own blocks are judged. The event protocol is
+read by :mod:`resnets_kit.grader.events`.
 """
 
 from __future__ import annotations
@@ -108,12 +111,12 @@ def _entry(build) -> dict:
         return {"error": error_text(err)}
 
 
-def check_function(
-    name: str, namespace: dict, reference: dict, define_error: str | None, report=None
-) -> dict:
+def check_function(name: str, namespace: dict, reference, define_error: str | None, report=None) -> dict:
     """Call one graded function on every public and hidden case; return its record.
 
-    ``report(key, entry)``, if given, is called with each case's entry as soon as it is made.
+    ``reference()`` returns the namespace of the reference functions (called only for a function
+    that uses other graded functions); ``report(key, entry)``, if given, is called with each
+    case's entry as soon as it is made.
     """
     from resnets_kit.assignment import exercise
 
@@ -126,8 +129,13 @@ def check_function(
         return {"error": error, "signature": None, "cases": {}}
     record = {"error": None, "signature": signature_record(function), "cases": {}}
     if graded.uses and isinstance(function, types.FunctionType):
+        try:
+            blocks = reference()
+        except BaseException as err:
+            error = f"the reference functions were not available: {error_text(err)}"
+            return {"error": error, "signature": None, "cases": {}}
         scope = dict(function.__globals__)
-        scope.update({used: reference[used] for used in graded.uses})
+        scope.update({used: blocks[used] for used in graded.uses})
         function = types.FunctionType(
             function.__code__, scope, function.__name__, function.__defaults__, function.__closure__
         )
@@ -162,14 +170,25 @@ def main(argv: list[str] | None = None) -> int:
 
     import_tensorflow()
     namespace: dict = {"__name__": "__main__"}
-    # The setup and reference sources leave the job before student code runs (their compiled
-    # functions stay: ResNet50 is run with the reference blocks).
-    setup, references = job.pop("setup"), job.pop("reference")
+    setup = job.pop("setup")
     exec(compile(setup, "<setup cell>", "exec"), namespace)
-    reference = dict(namespace)
-    for name in list(references):
-        exec(compile(references.pop(name), f"<reference {name}>", "exec"), reference)
-    del setup, references
+    del setup
+    after_setup = dict(namespace)
+    loaded: dict = {}
+
+    def reference() -> dict:
+        """The reference functions, read from standard input on first use (see the docstring)."""
+        if not loaded:
+            chunks = []
+            while chunk := os.read(0, 1 << 16):
+                chunks.append(chunk)
+            sources = json.loads(b"".join(chunks))
+            scope = dict(after_setup)
+            for name in list(sources):
+                exec(compile(sources.pop(name), f"<reference {name}>", "exec"), scope)
+            loaded.update(scope)
+        return loaded
+
     emit({"ready": True})
 
     define, check = job["define"], job["check"]
