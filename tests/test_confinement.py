@@ -231,3 +231,30 @@ def test_memory_held_in_memfd_files_counts_against_the_limit(tmp_path):
         memory_limit=256 * 2**20,
     )
     assert watched.reason == "out_of_memory" and watched.seconds < 25
+
+
+def test_a_line_nested_too_deep_is_skipped_not_raised(tmp_path):
+    path = tmp_path / "events.jsonl"
+    deep = '{"x": ' + "[" * 100000 + "]" * 100000 + "}"
+    path.write_text(deep + "\n" + json.dumps({"ready": True}) + "\n")
+    assert events.EventReader(path).read() == [{"ready": True}]
+
+
+def test_a_failing_watcher_leaves_nothing_running(tmp_path):
+    def broken_deadline():
+        raise RuntimeError("the grader failed")
+
+    with pytest.raises(RuntimeError, match="the grader failed"):
+        process.run_watched(
+            [sys.executable, "-c", "open('started', 'w').close(); import time; time.sleep(60)"],
+            cwd=tmp_path,
+            env={},
+            deadline=broken_deadline,
+            memory_limit=2**30,
+            token="t0ken-broken",
+        )
+    import psutil
+
+    assert not [
+        p for p in psutil.process_iter(["cmdline"]) if "time.sleep(60)" in " ".join(p.info["cmdline"] or [])
+    ]

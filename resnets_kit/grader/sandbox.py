@@ -114,8 +114,8 @@ def _entry(build) -> dict:
 def check_function(name: str, namespace: dict, reference, define_error: str | None, report=None) -> dict:
     """Call one graded function on every public and hidden case; return its record.
 
-    ``reference()`` returns the namespace of the reference functions (called only for a function
-    that uses other graded functions); ``report(key, entry)``, if given, is called with each
+    ``reference`` is the namespace of the reference functions, or a function of no argument
+    that returns it (called only for a function that uses other graded functions); ``report(key, entry)``, if given, is called with each
     case's entry as soon as it is made.
     """
     from resnets_kit.assignment import exercise
@@ -130,7 +130,7 @@ def check_function(name: str, namespace: dict, reference, define_error: str | No
     record = {"error": None, "signature": signature_record(function), "cases": {}}
     if graded.uses and isinstance(function, types.FunctionType):
         try:
-            blocks = reference()
+            blocks = reference() if callable(reference) else reference
         except BaseException as err:
             error = f"the reference functions were not available: {error_text(err)}"
             return {"error": error, "signature": None, "cases": {}}
