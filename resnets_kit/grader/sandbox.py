@@ -115,8 +115,8 @@ def check_function(name: str, namespace: dict, reference, define_error: str | No
     """Call one graded function on every public and hidden case; return its record.
 
     ``reference`` is the namespace of the reference functions, or a function of no argument
-    that returns it (called only for a function that uses other graded functions); ``report(key, entry)``, if given, is called with each
-    case's entry as soon as it is made.
+    that returns it (called only for a function that uses other graded functions);
+    ``report(key, entry)``, if given, is called with each case's entry as soon as it is made.
     """
     from resnets_kit.assignment import exercise
 
