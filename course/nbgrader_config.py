@@ -20,11 +20,12 @@ c.Execute.timeout = 120
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import GetGrades  # noqa: E402
 
-from resnets_kit.grader.preprocessors import HideHiddenTests  # noqa: E402
+from resnets_kit.grader.preprocessors import HideHiddenTests, SanitizeMarkdown  # noqa: E402
 
-c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
-# A submission's markdown and outputs are shown, never run: nbconvert removes scripts, event handlers
-# and other active HTML from them on the feedback page.
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, SanitizeMarkdown, CSSHTMLHeaderPreprocessor]
+# A submission's markdown and outputs are shown, never run: SanitizeMarkdown escapes the scripts,
+# event handlers and other active HTML of markdown cells (nbgrader's feedback template renders them
+# unsanitized), nbconvert's sanitizer those of outputs.
 c.HTMLExporter.sanitize_html = True
 
 # Autograde never trusts the student's kernel: TrustedGrade (resnets_kit/grader/preprocessors.py) replaces

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import secrets
 import sqlite3
 import sys
@@ -253,9 +254,9 @@ REFERENCE_THIEF = (
 )
 
 #: html-injection's payload: active HTML in a markdown cell and in an error message. Neither may
-#: reach a feedback page as HTML (:data:`ACTIVE_HTML` are the marks of it there).
+#: reach a feedback page as HTML (:data:`ACTIVE_HTML` finds it there: a live tag, not escaped text).
 HTML_PAYLOAD = "<script>alert('resnets-xss')</script><img src=x onerror=\"alert('resnets-xss')\">"
-ACTIVE_HTML = ("<script>alert('resnets-xss')", "onerror=\"alert('resnets-xss')")
+ACTIVE_HTML = re.compile(r"<script[^<>]*>\s*alert\('resnets-xss'\)|<[a-z]+[^<>]*\sonerror=")
 
 #: fork-bomb's body: forks without end (each child forks too).
 FORK_BOMB = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
@@ -721,7 +722,7 @@ def run(
         for h in chosen
         if h.name in ("reader", "writer")
     }
-    pages = [p for p in sorted(work.rglob("*.html")) if any(mark in p.read_text() for mark in ACTIVE_HTML)]
+    pages = [p for p in sorted(work.rglob("*.html")) if ACTIVE_HTML.search(p.read_text())]
     return SuiteResult(rows, wall, changed, leaks(canaries, [work]), excerpts, [str(p) for p in pages])
 
 

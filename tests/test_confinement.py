@@ -258,3 +258,34 @@ def test_a_failing_watcher_leaves_nothing_running(tmp_path):
     assert not [
         p for p in psutil.process_iter(["cmdline"]) if "time.sleep(60)" in " ".join(p.info["cmdline"] or [])
     ]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "notes <script>alert(1)</script>",
+        '<img src=x onerror="alert(1)">',
+        "[link](javascript:alert(1))",
+        "<iframe src=https://example.org></iframe> and ```code```",
+    ],
+)
+def test_a_markdown_cell_with_active_html_is_shown_as_text(source):
+    from nbconvert.filters import markdown2html
+
+    from resnets_kit.grader.feedback import active_html, sanitize_markdown
+
+    assert active_html(markdown2html(source))  # the case is active as written
+    safe = sanitize_markdown(source)
+    assert source in safe and active_html(markdown2html(safe)) == []
+
+
+def test_the_notebooks_markdown_is_left_as_it_is():
+    import nbformat
+
+    from resnets_kit.grader.feedback import sanitize_markdown
+
+    for name in ("Residual_Networks.ipynb", "Residual_Networks_solution.ipynb"):
+        notebook = nbformat.read(REPO_ROOT / "notebooks" / name, as_version=4)
+        for cell in notebook.cells:
+            if cell.cell_type == "markdown":
+                assert sanitize_markdown(cell.source) == cell.source

@@ -10,16 +10,39 @@ feedback step, after the grades are read and before the HTML export. In every co
 - replaces the traceback of every error output by one line, ``"<ename>: <evalue>"`` (just
   ``"<ename>"`` when the error has no value), so that a failed check still shows its message.
 
-The course registers it in ``course/nbgrader_config.py``::
+:class:`~resnets_kit.grader.preprocessors.SanitizeMarkdown` makes the markdown cells inert
+(:func:`sanitize_markdown`): nbgrader's feedback template renders markdown cells without
+nbconvert's sanitizer, so a student's ``<script>`` or ``onerror=`` would run in the browser of
+whoever opens the page. The course registers both in ``course/nbgrader_config.py``::
 
-    c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+    c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, SanitizeMarkdown, CSSHTMLHeaderPreprocessor]
 
 The autograded notebooks and the gradebook keep everything; only the feedback is changed.
 """
 
 from __future__ import annotations
 
+import re
+from html.parser import HTMLParser
+
 from nbformat.notebooknode import NotebookNode
+
+#: HTML tags a markdown cell may render to in the feedback, with their attributes; anything else
+#: (``script``, ``iframe``, ``onerror=``, ``javascript:`` links...) makes the cell shown as text.
+MARKDOWN_TAGS = frozenset(
+    "a abbr b blockquote br caption code col colgroup dd del div dl dt em h1 h2 h3 h4 h5 h6 hr i img "
+    "input kbd li mark ol p pre s small span strong sub sup table tbody td th thead tr ul".split()
+)
+MARKDOWN_ATTRIBUTES = {
+    "a": {"href", "title", "name"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "input": {"type", "checked", "disabled"},
+    "td": {"style", "align"},
+    "th": {"style", "align"},
+    "*": {"class", "id"},
+}
+_UNSAFE_URLS = ("javascript:", "vbscript:", "data:text/html")
+
 
 #: The line that stands in for a removed hidden-tests block.
 HIDDEN_PLACEHOLDER = "# hidden tests ran here"
@@ -72,3 +95,54 @@ def short_traceback(output: NotebookNode) -> list[str]:
     ename = output.get("ename", "Error")
     evalue = output.get("evalue", "")
     return [f"{ename}: {evalue}" if evalue else ename]
+
+
+class _ActiveHTML(HTMLParser):
+    """Collects the tags and attributes of an HTML text outside the markdown allow-list."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in MARKDOWN_TAGS:
+            self.found.append(f"<{tag}>")
+        allowed = MARKDOWN_ATTRIBUTES.get(tag, set()) | MARKDOWN_ATTRIBUTES["*"]
+        for name, value in attrs:
+            unsafe_url = name in ("href", "src") and (value or "").strip().lower().startswith(_UNSAFE_URLS)
+            if name not in allowed or unsafe_url:
+                self.found.append(f"{name}=")
+
+    handle_startendtag = handle_starttag
+
+
+def active_html(html: str) -> list[str]:
+    """The tags (``"<script>"``) and attributes (``"onerror="``) of ``html`` outside
+    :data:`MARKDOWN_TAGS` and :data:`MARKDOWN_ATTRIBUTES`, in order, without repeats."""
+    parser = _ActiveHTML()
+    parser.feed(html)
+    parser.close()
+    return list(dict.fromkeys(parser.found))
+
+
+def sanitize_markdown(source: str) -> str:
+    """A markdown cell's source, made inert for the feedback page.
+
+    The source is rendered as nbconvert renders it; if that holds HTML outside the allow-list
+    (:func:`active_html`), the cell becomes a note that names it followed by its source in a code
+    block, which shows as text. Other sources (markdown, LaTeX, allowed HTML) are unchanged.
+    """
+    if "<" not in source and "javascript:" not in source.lower():
+        return source
+    from nbconvert.filters import markdown2html
+
+    try:
+        html = markdown2html(source)
+    except Exception:  # an attachment it names is missing, say: judge the source's own HTML
+        html = source
+    found = active_html(html)
+    if not found:
+        return source
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", source)), default=0))
+    named = ", ".join(f"`{item}`" for item in found[:5])
+    return f"*This cell's HTML ({named}) is shown as text.*\n\n{fence}\n{source}\n{fence}\n"

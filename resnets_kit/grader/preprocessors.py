@@ -6,6 +6,8 @@
   is its result from :func:`resnets_kit.grader.orchestrate.grade_cells`; no kernel runs.
 - :class:`HideHiddenTests` (``generate_feedback``): hidden tests' code and tracebacks stay out of
   the feedback (:mod:`resnets_kit.grader.feedback`).
+- :class:`SanitizeMarkdown` (``generate_feedback``): a submission's markdown cannot run code in the
+  feedback page.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float, Integer, Unicode
 
-from resnets_kit.grader.feedback import short_traceback, strip_hidden_blocks
+from resnets_kit.grader.feedback import sanitize_markdown, short_traceback, strip_hidden_blocks
 from resnets_kit.grader.limits import DEFAULT_MEMORY_LIMIT, DEFAULT_PROCESS_LIMIT, DEFAULT_STEP_TIMEOUT
 from resnets_kit.grader.normalize import drop_empty_metadata, resolve_duplicates, restore_test_cells
 from resnets_kit.grader.orchestrate import grade_cells
@@ -139,4 +141,20 @@ class HideHiddenTests(NbGraderPreprocessor):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 output.traceback = short_traceback(output)
+        return cell, resources
+
+
+class SanitizeMarkdown(NbGraderPreprocessor):
+    """Make the markdown cells' HTML inert in the feedback (``nbgrader generate_feedback``).
+
+    nbgrader's feedback template renders markdown cells without nbconvert's sanitizer; this
+    escapes the tags and removes the attributes that could run code in a reader's browser (see
+    :func:`~resnets_kit.grader.feedback.sanitize_markdown`). Outputs are sanitized by nbconvert
+    itself (``c.HTMLExporter.sanitize_html = True``). The autograded notebooks keep everything.
+    """
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        """Sanitize a markdown cell's source in place; return the cell and the resources."""
+        if cell.cell_type == "markdown":
+            cell.source = sanitize_markdown(cell.source)
         return cell, resources
