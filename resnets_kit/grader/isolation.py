@@ -93,11 +93,12 @@ def _python_paths() -> list[Path]:
     return sorted(keep)
 
 
-def _dirs_to(paths) -> list[str]:
-    """``--perms 0755 --dir`` arguments for every ancestor folder of ``paths`` (root excluded),
-    outermost first: bubblewrap run as root would otherwise create them readable by root only."""
+def _dirs_to(paths, keep=()) -> list[str]:
+    """``--perms 0755 --dir`` arguments for every ancestor folder of ``paths`` (root and the
+    folders in ``keep``, mounted already, excluded), outermost first: bubblewrap run as root would
+    otherwise create them readable by root only."""
     ancestors = sorted(
-        {str(a) for p in paths for a in Path(p).parents if str(a) != "/"},
+        {str(a) for p in paths for a in Path(p).parents if str(a) != "/" and str(a) not in keep},
         key=lambda a: (a.count("/"), a),
     )
     return [arg for a in ancestors for arg in ("--perms", "0755", "--dir", a)]
@@ -185,12 +186,14 @@ def bwrap_command(
     ]
     if not how.as_root:
         args += ["--unshare-user", "--cap-drop", "ALL"]
-    destinations = [d for _, _, d in binds] + [SCRATCH_MOUNT, "/tmp", "/proc", "/dev"]
-    args += _dirs_to(destinations)
-    for option, source, destination in binds:
-        args += [option, source, destination]
+    # The sandbox's own /tmp, /proc and /dev first: a bind below one of them (a project checked
+    # out under /tmp, say) then lands on top of it instead of being hidden by it.
     args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--perms", "1777", "--size", str(TMP_SIZE), "--tmpfs", "/tmp"]
+    destinations = [d for _, _, d in binds] + [SCRATCH_MOUNT]
+    args += _dirs_to(destinations, keep=("/tmp", "/proc", "/dev"))
+    for option, source, destination in binds:
+        args += [option, source, destination]
     args += ["--bind", str(scratch), SCRATCH_MOUNT, "--chdir", SCRATCH_MOUNT]
     if how.as_root:
         args += [
