@@ -289,3 +289,10 @@ def test_the_notebooks_markdown_is_left_as_it_is():
         for cell in notebook.cells:
             if cell.cell_type == "markdown":
                 assert sanitize_markdown(cell.source) == cell.source
+
+
+def test_where_bubblewrap_is_installed_the_sandbox_is_confined():
+    # a confinement that cannot start would otherwise only show as skipped tests above
+    if not isolation.shutil.which("bwrap") or os.environ.get(isolation.SETTING) == "off":
+        pytest.skip("bubblewrap is not installed here")
+    assert isolation.isolation_available(), isolation._STATE.get("why")
