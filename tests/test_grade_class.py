@@ -446,13 +446,21 @@ def test_grading_driver_does_not_import_tensorflow():
     assert result.stdout.strip() == "[]", result.stderr
 
 
-def test_course_config_registers_hide_hidden_tests_before_the_html_export():
+def test_course_config_registers_hide_hidden_tests_and_sanitize_markdown_before_the_html_export():
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import GetGrades
     from traitlets.config.loader import PyFileConfigLoader
 
+    from resnets_kit.grader.preprocessors import SanitizeMarkdown
+
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course.COURSE_ROOT)).load_config()
-    assert config.GenerateFeedback.preprocessors == [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+    assert config.GenerateFeedback.preprocessors == [
+        GetGrades,
+        HideHiddenTests,
+        SanitizeMarkdown,
+        CSSHTMLHeaderPreprocessor,
+    ]
+    assert config.HTMLExporter.sanitize_html is True
 
 
 # --- HideHiddenTests on a hand-made notebook ----------------------------------------------------
