@@ -32,24 +32,15 @@ def process_tree(pid: int) -> list:
         return []
 
 
-def _rss(processes) -> int:
+def _memory(processes, proportional: bool = False) -> int:
+    """Resident memory of processes, bytes; ``proportional``: their proportional set size
+    instead (pages shared between them split among their users, so counted once)."""
     import psutil
 
     total = 0
     for process in processes:
         with contextlib.suppress(psutil.Error):
-            total += process.memory_info().rss
-    return total
-
-
-def _pss(processes) -> int:
-    """Proportional set size of processes (shared pages split between their users), bytes."""
-    import psutil
-
-    total = 0
-    for process in processes:
-        with contextlib.suppress(psutil.Error):
-            total += process.memory_full_info().pss
+            total += process.memory_full_info().pss if proportional else process.memory_info().rss
     return total
 
 
@@ -278,9 +269,9 @@ def run_watched(
                     reason = "process_limit"
             if memory_limit is not None and reason is None:
                 held = _memfd_bytes(tree)
-                used = _rss(tree) + held
+                used = _memory(tree) + held
                 if used > memory_limit:
-                    used = _pss(tree) + held
+                    used = _memory(tree, proportional=True) + held
                 peak = max(peak, used)
                 if used > memory_limit:
                     reason = "out_of_memory"
