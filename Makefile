@@ -10,7 +10,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SIGNS_DIR ?=
 
-.PHONY: run test setup data lint clean-venv bench-setup
+.PHONY: run test setup lint clean-venv bench-setup
 
 run: setup
 	$(PY) -m resnets_kit.run_notebook
@@ -18,22 +18,15 @@ run: setup
 test: setup
 	$(PY) -m pytest
 
-setup: $(VENV)/.installed data
+# The set-up is resnets_kit/bootstrap.py (Python alone, also on Windows); make calls it, so the two
+# cannot drift. It installs the maintainers' set of pyproject.toml and skips pip when nothing changed.
+setup:
+	$(PYTHON) -m resnets_kit.bootstrap --venv $(VENV) setup --for maintainer $(if $(SIGNS_DIR),--signs-dir "$(SIGNS_DIR)")
 
-$(VENV)/.installed: requirements.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
-	touch $@
-
-data: $(VENV)/.installed
-	$(PY) -m resnets_kit.data $(if $(SIGNS_DIR),--from "$(SIGNS_DIR)")
-	SIGNS_DIR= $(PY) -m resnets_kit.data --dataset digits --optional
-
-bench-setup: $(VENV)/.installed
+bench-setup: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt
 
-lint: $(VENV)/.installed
+lint: setup
 	$(PY) -m ruff check .
 
 clean-venv:

@@ -8,12 +8,13 @@ checks it):
     course        builds the nbgrader course and the student notebook (nbgrader's release)
     references    writes the public and hidden reference outputs from the reference solution
     run_notebook  executes a notebook end to end and reports its test accuracy (``make run``)
-    experiments   gradient norms and training loss of plain and residual networks, with plots
+    bootstrap     the set-up without make: virtual environment, pinned dependencies, data (stdlib only)
     figures       draws the notebook's figures into ``images/``
     data          the data command: places the SIGNS h5 files in ``datasets/`` with sha256 checks
     digits        builds the Sign Language Digits pair (SIGNS h5 format) from its source archive
     solution      reads the reference solution out of the source notebook
     assignment    the exercise registry: graded functions, their cases, tests and points
+    dependencies  the students', instructors' and maintainers' pinned sets, from pyproject.toml
 
 Where each audience starts: ``docs/`` (students, instructors, maintainers, architecture).
 """

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import nbformat
 
-from resnets_kit import REPO_ROOT
+from resnets_kit import REPO_ROOT, dependencies
 from resnets_kit.solution import SOURCE_NOTEBOOK
 
 COURSE_ROOT = REPO_ROOT / "course"
@@ -40,7 +40,16 @@ ASSIGNMENT = "resnets"
 NOTEBOOK_NAME = "Residual_Networks.ipynb"
 STUDENT_NOTEBOOK = REPO_ROOT / "notebooks" / NOTEBOOK_NAME
 #: Files beside the notebook in the assignment (and in what students receive).
-SUPPORT_FILES = ("public_tests.py", "test_utils.py", "resnets_utils.py", "reference_outputs.json")
+SUPPORT_FILES = (
+    "public_tests.py",
+    "test_utils.py",
+    "resnets_utils.py",
+    "resnets_experiments.py",
+    "reference_outputs.json",
+)
+#: The students' pinned requirements, written into the assignment from pyproject.toml, so that a
+#: release folder says what it needs (``pip install -r requirements.txt``) without this project.
+REQUIREMENTS_FILE = "requirements.txt"
 DATA_FILES = ("train_signs.h5", "test_signs.h5")
 
 #: Tag of the markdown cells that hold the model answer of an ungraded question; the course copy
@@ -83,6 +92,9 @@ def build_source(root: Path = COURSE_ROOT, data_dir: Path = REPO_ROOT / "dataset
             Language Digits pair in its ``digits/`` subfolder, when present, is copied into
             ``datasets/digits/`` (the notebook's distribution-shift cell reads it).
 
+    Besides the notebook it holds :data:`SUPPORT_FILES` and the students' ``requirements.txt``
+    (:data:`REQUIREMENTS_FILE`): nbgrader copies them into the release, which then works alone.
+
     Returns:
         The assignment folder.
     """
@@ -97,6 +109,7 @@ def build_source(root: Path = COURSE_ROOT, data_dir: Path = REPO_ROOT / "dataset
     nbformat.write(nb, dest / NOTEBOOK_NAME)
     for name in SUPPORT_FILES:
         shutil.copy2(REPO_ROOT / name, dest / name)
+    (dest / REQUIREMENTS_FILE).write_text(dependencies.requirements_file("student"))
     for src, dst in ((data_dir, dest / "datasets"), (data_dir / "digits", dest / "datasets" / "digits")):
         if all((src / name).exists() for name in DATA_FILES):
             dst.mkdir(parents=True)

@@ -618,7 +618,7 @@ def _stage_download(
 
 
 _PILLOW_HINT = (
-    "The conversion is pinned to the Pillow version of requirements.txt (JPEG decoding and "
+    "The conversion is pinned to the Pillow version of pyproject.toml (JPEG decoding and "
     "LANCZOS resampling may differ in others): install the pinned requirements and try again, "
     "or pass --from DIR with a folder holding the converted train_signs.h5 and test_signs.h5."
 )

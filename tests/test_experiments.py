@@ -1,4 +1,4 @@
-"""resnets_kit.experiments: the plain and residual networks, per-layer gradient norms, the short
+"""resnets_experiments: the plain and residual networks, per-layer gradient norms, the short
 training runs, the two experiments, their plots and the command line. Small networks and random
 images, so that the whole file runs in well under a minute."""
 
@@ -12,7 +12,7 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from resnets_kit import experiments as E
+import resnets_experiments as E
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -195,3 +195,21 @@ def test_public_test_keeps_stderr_clean(solution, capsys):
     captured = capsys.readouterr()
     assert captured.err == ""
     assert "a warning from the student's code" in captured.out
+
+
+def test_block_values_are_computed_in_full_float32_and_the_setting_is_restored():
+    """On a GPU, TensorFloat-32 would move the values by about 1e-3 (ten times the tolerance):
+    the checks turn it off while they compute, and leave the student's setting as it was."""
+    tf = public_tests.tf
+    seen = []
+
+    def model(x):
+        seen.append(tf.config.experimental.tensor_float_32_execution_enabled())
+        return x
+
+    for before in (True, False):
+        tf.config.experimental.enable_tensor_float_32_execution(before)
+        public_tests.block_output(model, public_tests.IDENTITY_CASES[0])
+        assert tf.config.experimental.tensor_float_32_execution_enabled() is before
+    assert seen == [False, False]
+    tf.config.experimental.enable_tensor_float_32_execution(True)  # TensorFlow's default

@@ -21,7 +21,7 @@ convolutions plus the final dense layer.
 
 Command line::
 
-    python -m resnets_kit.experiments --out DIR [--fast]
+    python -m resnets_experiments --out DIR [--fast]
 
 runs both experiments on the SIGNS training images (``datasets/train_signs.h5``), writes
 ``gradient_norms.png`` and ``training_loss.png`` to ``DIR``, and prints the measured numbers and
@@ -677,7 +677,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         them).
     """
     parser = argparse.ArgumentParser(
-        prog="python -m resnets_kit.experiments",
+        prog="python -m resnets_experiments",
         description="Measure gradient norms and training loss of plain and residual networks on SIGNS; "
         "write gradient_norms.png and training_loss.png.",
     )
