@@ -56,6 +56,19 @@ def venv_python(venv_dir: Path, windows: bool = os.name == "nt") -> Path:
     return venv_dir / "Scripts" / "python.exe" if windows else venv_dir / "bin" / "python"
 
 
+def venv_version(venv_dir: Path) -> str | None:
+    """The Python version of a virtual environment (``"3.11.7"``), from its ``pyvenv.cfg``; None
+    when there is none (not yet created)."""
+    config = venv_dir / "pyvenv.cfg"
+    if not config.exists():
+        return None
+    for line in config.read_text(encoding="utf-8").splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() in ("version", "version_info"):
+            return value.strip()
+    return None
+
+
 def install_plan(which: str = "student", gpu: bool = False, platform: str = sys.platform) -> list[str]:
     """The requirements ``setup`` installs for one set (see :mod:`resnets_kit.dependencies`).
 
@@ -120,7 +133,7 @@ def setup(
         print(f"+ {sys.executable} -m venv {venv_dir}", flush=True)
         if not dry_run:
             venv.EnvBuilder(with_pip=True).create(venv_dir)
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    version = venv_version(venv_dir) or f"{sys.version_info.major}.{sys.version_info.minor}"
     stamp = venv_dir / STAMP
     wanted = stamp_text(entries, version)
     if stamp.exists() and stamp.read_text() == wanted:
