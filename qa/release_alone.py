@@ -15,7 +15,8 @@ The environment, two ways:
 - ``guarded`` (default, seconds to set up): this virtual environment, with an import guard
   (a ``sitecustomize`` module on ``PYTHONPATH``, so it is active in the kernel as well) that
   refuses every module outside the students' set: a module of a distribution that is not in the
-  closure of ``pyproject.toml``'s ``dependencies`` (``dask``, ``pytest``, ``playwright`` ...), and
+  closure of ``pyproject.toml``'s ``dependencies`` (``dask``, ``pytest``, ``playwright`` ...; by
+  their files in site-packages, see :func:`blocked_files`), and
   any module whose file lies in this repository instead of the release folder (``resnets_kit``,
   ``qa``, the repository's copy of ``resnets_utils``): to the code that runs, they are not
   installed (``import`` raises ``ModuleNotFoundError``, ``importlib.util.find_spec`` answers ``None``).
@@ -35,6 +36,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 import venv
@@ -58,7 +60,8 @@ import json
 import os
 import sys
 
-_SETTINGS = json.loads(os.environ["RELEASE_ALONE_GUARD"])
+with open(os.environ["RELEASE_ALONE_GUARD"], encoding="utf-8") as _file:
+    _SETTINGS = json.load(_file)
 _BLOCKED = frozenset(_SETTINGS["blocked"])
 _REPO = os.path.normcase(_SETTINGS["repo"]) + os.sep
 _PYTHON = tuple(os.path.normcase(p) + os.sep for p in _SETTINGS["python"])
@@ -71,10 +74,12 @@ class _Filtered(importlib.abc.MetaPathFinder):
         self.finder = finder
 
     def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] in _BLOCKED or not hasattr(self.finder, "find_spec"):
-            return None  # as if not installed: imports raise ModuleNotFoundError, probes get None
+        if not hasattr(self.finder, "find_spec"):
+            return None
         spec = self.finder.find_spec(name, path, target)
-        origin = os.path.normcase((spec and spec.origin) or "")
+        origin = os.path.normcase(os.path.abspath(spec.origin)) if spec and spec.origin else ""
+        if origin in _BLOCKED:
+            return None  # as if not installed: imports raise ModuleNotFoundError, probes get None
         if origin.startswith(_REPO) and not origin.startswith(_PYTHON):
             return None  # the repository's copy of a module: only the release folder's counts
         return spec
@@ -119,18 +124,25 @@ def students_closure() -> set[str]:
     return {key.partition("[")[0] for key in seen}
 
 
-def blocked_modules(closure: set[str]) -> list[str]:
-    """Top-level modules of this environment that no distribution of ``closure`` provides, plus
-    the project's own packages (``resnets_kit``, ``qa``, ``benchmarks``). The modules that ship
-    with the release (``resnets_utils`` ...) are not blocked by name: the guard refuses their
-    repository copies by path, so that only the release folder's copies import."""
-    provided = importlib.metadata.packages_distributions()
-    blocked = {"resnets_kit", "qa", "benchmarks", "tests"}
-    for module, dists in provided.items():
-        if not any(d.lower().replace("_", "-").replace(".", "-") in closure for d in dists):
-            blocked.add(module)
-    shipped = {Path(name).stem for name in course.SUPPORT_FILES if name.endswith(".py")}
-    return sorted(blocked - set(sys.stdlib_module_names) - shipped)
+def blocked_files(closure: set[str]) -> list[str]:
+    """The module files (``.py``, ``.so``, ``.pyd``) of every distribution installed in this
+    environment's site-packages that is not in ``closure``: the guard makes them absent.
+
+    Blocking files rather than module names leaves alone a package that another one vendors under
+    the same name (setuptools ships its own ``jaraco``), and reads only site-packages, not the
+    vendored folders that an imported package may have put on ``sys.path``. The project's own
+    modules (``resnets_kit``, ``qa``, the repository's ``resnets_utils``) are refused by path
+    instead: they lie in the repository, outside the environment."""
+    folders = sorted({sysconfig.get_paths()[key] for key in ("purelib", "platlib")})
+    blocked = set()
+    for dist in importlib.metadata.distributions(path=folders):
+        name = (dist.metadata["Name"] or "").lower().replace("_", "-").replace(".", "-")
+        if name in closure:
+            continue
+        for file in dist.files or ():
+            if file.suffix in (".py", ".so", ".pyd"):
+                blocked.add(os.path.normcase(os.path.abspath(dist.locate_file(file))))
+    return sorted(blocked)
 
 
 def guarded_environment(workdir: Path) -> dict[str, str]:
@@ -139,15 +151,16 @@ def guarded_environment(workdir: Path) -> dict[str, str]:
     guard.mkdir(parents=True, exist_ok=True)
     (guard / "sitecustomize.py").write_text(_GUARD)
     settings = {
-        "blocked": blocked_modules(students_closure()),
+        "blocked": blocked_files(students_closure()),
         "repo": str(REPO_ROOT),
         "python": sorted({sys.prefix, sys.base_prefix}),  # the environment may lie in the repository
     }
+    (guard / "settings.json").write_text(json.dumps(settings))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NBGRADER_EXECUTION")}
     return dict(
         env,
         PYTHONPATH=str(guard),
-        RELEASE_ALONE_GUARD=json.dumps(settings),
+        RELEASE_ALONE_GUARD=str(guard / "settings.json"),
         PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
         TF_CPP_MIN_LOG_LEVEL="2",
         JUPYTER_CONFIG_DIR=str(workdir / "jupyter-config"),

@@ -25,11 +25,17 @@ try:
     found["import resnets_kit"] = "imported"
 except ModuleNotFoundError as error:
     found["import resnets_kit"] = str(error)
+import nbgrader.utils  # imports setuptools, whose distutils needs its own vendored jaraco
+found["nbgrader.utils"] = "imported"
 print(json.dumps(found))
 """
 
 
 def test_the_guard_hides_the_project_and_the_maintainers_packages(tmp_path):
+    # Imported here, setuptools puts its vendored packages (jaraco ...) on sys.path, with their
+    # metadata: the guard must not take them for packages a student lacks.
+    import setuptools  # noqa: F401
+
     release = tmp_path / "release"
     release.mkdir()
     shutil.copy2(REPO_ROOT / "resnets_utils.py", release / "resnets_utils.py")
@@ -41,7 +47,7 @@ def test_the_guard_hides_the_project_and_the_maintainers_packages(tmp_path):
     for hidden in ("resnets_kit", "qa", "dask", "pytest", "playwright"):
         assert found[hidden] is None, (hidden, found[hidden])
     assert found["import resnets_kit"] == "No module named 'resnets_kit'"
-    assert found["keras"] and found["nbgrader"]  # the students' packages are there
+    assert found["keras"] and found["nbgrader"] and found["nbgrader.utils"]  # the students' packages
     assert found["resnets_utils"] == str(
         release / "resnets_utils.py"
     )  # the release's copy, not the project's
