@@ -152,6 +152,12 @@ def setup(
     return python
 
 
+def lab_options() -> list[str]:
+    """JupyterLab's options for this user: ``--allow-root`` as root (a container, a cloud
+    machine), where JupyterLab would otherwise refuse to start."""
+    return ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m resnets_kit.bootstrap", description=__doc__.split("\n\n")[0]
@@ -167,10 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     setup_parser.add_argument("--signs-dir", help="local folder with train_signs.h5 and test_signs.h5")
     setup_parser.add_argument("--no-data", dest="data", action="store_false", help="skip the data step")
     setup_parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
-    commands.add_parser("lab", help="open the student notebook in JupyterLab")
+    commands.add_parser(
+        "lab", help="open the student notebook in JupyterLab (other options go to JupyterLab)"
+    )
     commands.add_parser("run", help="execute the reference notebook, print its test accuracy")
     commands.add_parser("test", help="run the test suite")
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "lab":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
 
     if args.command == "setup" and sys.version_info[:2] not in SUPPORTED_PYTHONS:
         supported = " or ".join(f"{major}.{minor}" for major, minor in SUPPORTED_PYTHONS)
@@ -192,7 +202,13 @@ def main(argv: list[str] | None = None) -> int:
         if not python.exists():
             raise SetupError(f"{venv_dir} has no Python; run `python -m resnets_kit.bootstrap setup` first")
         command = {
-            "lab": ["-m", "jupyterlab", str(STUDENT_NOTEBOOK)],
+            "lab": [
+                "-m",
+                "jupyterlab",
+                str(STUDENT_NOTEBOOK),
+                *lab_options(),
+                *extra,
+            ],
             "run": ["-m", "resnets_kit.run_notebook"],
             "test": ["-m", "pytest"],
         }[args.command]

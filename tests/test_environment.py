@@ -167,3 +167,14 @@ def test_an_unsupported_python_gets_a_clear_message():
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True)
     assert result.returncode == 2
     assert "needs Python 3.11 or 3.12" in result.stderr, result.stderr
+
+
+def test_lab_starts_as_root_too_and_takes_jupyterlabs_options(monkeypatch, capsys):
+    """JupyterLab refuses to start as root (a container, a cloud machine) without --allow-root."""
+    monkeypatch.setattr(os, "geteuid", lambda: 0, raising=False)
+    assert bootstrap.lab_options() == ["--allow-root"]
+    monkeypatch.setattr(os, "geteuid", lambda: 1000, raising=False)
+    assert bootstrap.lab_options() == []
+    with pytest.raises(SystemExit) as info:
+        bootstrap.main(["run", "--port", "1"])  # only `lab` passes options on
+    assert info.value.code == 2 and "unrecognized arguments: --port 1" in capsys.readouterr().err
