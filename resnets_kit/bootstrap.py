@@ -140,6 +140,12 @@ def setup(
         print(f"{len(entries)} pinned requirements already installed in {venv_dir} ({stamp.name} matches)")
     else:
         pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
+        # tensorflow-cpu and tensorflow share one import package: switching between the CPU and
+        # the CUDA build removes the other first, so that the two are never installed together.
+        previous = stamp.read_text() if stamp.exists() else ""
+        switch = ["tensorflow-cpu"] if gpu else ["tensorflow"] if "tensorflow[and-cuda]" in previous else []
+        if switch:
+            _run([str(python), "-m", "pip", "uninstall", "--yes", *switch], dry_run)
         _run([*pip, *entries], dry_run)
         # --no-build-isolation: setuptools is already there (nbgrader needs it), so no download.
         _run([*pip, "--no-deps", "--no-build-isolation", "-e", str(REPO_ROOT)], dry_run)

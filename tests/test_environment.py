@@ -178,3 +178,18 @@ def test_lab_starts_as_root_too_and_takes_jupyterlabs_options(monkeypatch, capsy
     with pytest.raises(SystemExit) as info:
         bootstrap.main(["run", "--port", "1"])  # only `lab` passes options on
     assert info.value.code == 2 and "unrecognized arguments: --port 1" in capsys.readouterr().err
+
+
+def test_switching_to_and_from_the_gpu_build_removes_the_other_tensorflow(tmp_path, capsys):
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    bootstrap.setup(venv, "student", gpu=True, data=False, dry_run=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert "uninstall --yes tensorflow-cpu" in lines[0] and "tensorflow[and-cuda]==" in lines[1], lines
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    gpu_plan = bootstrap.install_plan("student", gpu=True)
+    (venv / bootstrap.STAMP).write_text(bootstrap.stamp_text(gpu_plan, version))
+    bootstrap.setup(venv, "student", data=False, dry_run=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("uninstall --yes tensorflow") and "tensorflow-cpu==" in lines[1], lines
