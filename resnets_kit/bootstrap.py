@@ -158,6 +158,14 @@ def setup(
     return python
 
 
+def launcher(windows: bool = os.name == "nt") -> str:
+    """How the user starts this Python again: ``py -3.11`` on Windows (the python.org launcher; the
+    interpreter itself is often not on PATH there), else the interpreter's name (``python3``)."""
+    if windows:
+        return f"py -{sys.version_info.major}.{sys.version_info.minor}"
+    return Path(sys.executable).name
+
+
 def lab_options() -> list[str]:
     """JupyterLab's options for this user: ``--allow-root`` as root (a container, a cloud
     machine), where JupyterLab would otherwise refuse to start."""
@@ -200,9 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "setup":
             setup(venv_dir, args.which, args.gpu, args.signs_dir, args.data, args.dry_run)
-            print(
-                f"\nReady. Open the notebook with:  {Path(sys.executable).name} -m resnets_kit.bootstrap lab"
-            )
+            print(f"\nReady. Open the notebook with:  {launcher()} -m resnets_kit.bootstrap lab")
             return 0
         python = venv_python(venv_dir)
         if not python.exists():

@@ -193,3 +193,9 @@ def test_switching_to_and_from_the_gpu_build_removes_the_other_tensorflow(tmp_pa
     bootstrap.setup(venv, "student", data=False, dry_run=True)
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].endswith("uninstall --yes tensorflow") and "tensorflow-cpu==" in lines[1], lines
+
+
+def test_the_ready_message_names_the_windows_launcher():
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert bootstrap.launcher(windows=True) == f"py -{version}"
+    assert bootstrap.launcher(windows=False) == Path(sys.executable).name
