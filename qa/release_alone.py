@@ -92,16 +92,18 @@ sys.meta_path[:] = [_Filtered(finder) for finder in sys.meta_path]
 '''
 
 
+def normalised(name: str) -> str:
+    """A distribution's name as the closure holds it: lower case, ``-`` for ``_`` and ``.``."""
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
 def students_closure() -> set[str]:
     """The distributions the students' set installs here: its requirements whose markers hold on
     this machine, and their dependencies, recursively (extras that a requirement names included).
 
     Returns:
-        Normalised distribution names (lower case, ``-`` for ``_`` and ``.``).
+        Distribution names, :func:`normalised`.
     """
-
-    def norm(name: str) -> str:
-        return name.lower().replace("_", "-").replace(".", "-")
 
     seen: set[str] = set()
     todo = [(Requirement(entry), ()) for entry in dependencies.requirements("student")]
@@ -109,7 +111,7 @@ def students_closure() -> set[str]:
         requirement, extras = todo.pop()
         if requirement.marker and not any(requirement.marker.evaluate({"extra": e}) for e in extras or ("",)):
             continue
-        name = norm(requirement.name)
+        name = normalised(requirement.name)
         key = name + "[" + ",".join(sorted(requirement.extras)) + "]"
         if key in seen:
             continue
@@ -136,7 +138,7 @@ def blocked_files(closure: set[str]) -> list[str]:
     folders = sorted({sysconfig.get_paths()[key] for key in ("purelib", "platlib")})
     blocked = set()
     for dist in importlib.metadata.distributions(path=folders):
-        name = (dist.metadata["Name"] or "").lower().replace("_", "-").replace(".", "-")
+        name = normalised(dist.metadata["Name"] or "")
         if name in closure:
             continue
         for file in dist.files or ():

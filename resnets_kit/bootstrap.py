@@ -43,8 +43,8 @@ from resnets_kit import REPO_ROOT, dependencies
 DEFAULT_VENV = REPO_ROOT / ".venv"
 STAMP = ".installed"
 STUDENT_NOTEBOOK = Path("notebooks") / "Residual_Networks.ipynb"
-#: The Python versions TensorFlow 2.21 and the pins support (``requires-python`` in pyproject.toml).
-SUPPORTED_PYTHONS = ((3, 11), (3, 12))
+#: The Python versions TensorFlow 2.21 and the pins support: those the resolution checks.
+SUPPORTED_PYTHONS = tuple(tuple(int(part) for part in version.split(".")) for version in dependencies.PYTHONS)
 
 
 class SetupError(RuntimeError):

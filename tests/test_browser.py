@@ -45,6 +45,7 @@ from typing import NamedTuple
 import nbformat
 import pytest
 
+from qa.release_alone import VALIDATE_SUCCESS
 from resnets_kit import REPO_ROOT
 from resnets_kit.assignment import GRADED_FUNCTIONS
 from resnets_kit.course import DATA_FILES, NOTEBOOK_NAME, STUDENT_NOTEBOOK, SUPPORT_FILES
@@ -73,10 +74,9 @@ STDERR_MIME = "application/vnd.jupyter.stderr"
 SERVER_TIMEOUT = 90
 CELL_TIMEOUT = 180
 
-#: nbgrader's Validate dialog (@jupyter/nbgrader 0.9.6): its title whatever the result, the text of
-#: its body when every test cell passes, and the line above each failing cell when some fail.
+#: nbgrader's Validate dialog (@jupyter/nbgrader 0.9.6): its title whatever the result, and
+#: the line above each failing cell when some fail (the success text is qa.release_alone.VALIDATE_SUCCESS).
 VALIDATE_TITLE = "Validation Results"
-VALIDATE_SUCCESS = "Success! Your notebook passes all the tests."
 VALIDATE_FAILED = "The following cell failed:"
 VALIDATE_SUCCESS_SHOT = REPO_ROOT / "runs" / "browser" / "validate_success.png"
 VALIDATE_FAILURES_SHOT = REPO_ROOT / "runs" / "browser" / "validate_failures.png"
