@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import io
 import json
 import re
 from pathlib import Path
@@ -26,6 +27,7 @@ import numpy as np
 from test_utils import (
     RESNET50_PARTS,
     Provider,
+    PublicTestFailure,
     RecordedError,
     compare_part,
     compare_summaries,
@@ -34,6 +36,7 @@ from test_utils import (
     import_tensorflow,
     layer_summary,
     quiet_stderr,
+    wrap_report,
 )
 
 tf = import_tensorflow()
@@ -495,9 +498,9 @@ def _report(test: str, done: list[str], notes: list[str] = ()) -> None:
     """Print the line that says a test passed, naming its checks, then one line per note on an
     equivalent spelling (never a deduction: the checks passed)."""
     count = "the check" if len(done) == 1 else f"all {len(done)} checks"
-    print(f"{test}: {count} passed ({'; '.join(done)}).")
-    for note in dict.fromkeys(notes):
-        print(f"    note: {note}.")
+    lines = [f"{test}: {count} passed ({'; '.join(done)})."]
+    lines += [f"    note: {note}." for note in dict.fromkeys(notes)]
+    print(wrap_report("\n".join(lines)))
 
 
 def _selected(checks, allowed: tuple[str, ...]) -> tuple[str, ...]:
@@ -532,6 +535,31 @@ SIGNATURES = {
     },
     "ResNet50": {"input_shape": (64, 64, 3), "classes": 6},
 }
+
+
+#: The hint of a values check when the block's layers differ from the specification as well:
+#: the values cannot match then, and "the layers matched" would be false.
+LAYERS_DIFFER_HINT = (
+    "the layers differ from the specification, so the values cannot match: the layers check "
+    "names the first difference; fix it first."
+)
+
+
+def _replace_hint(err: AssertionError, hint: str) -> None:
+    """Put ``hint`` in place of the hint of a failure's message (changes ``err`` in place)."""
+    message = str(err).rsplit("\n    hint: ", 1)[0]
+    err.args = (f"{message}\n    hint: {hint}",)
+
+
+def _layers_match(source: Provider, name: str, cases: list[dict], ref: dict) -> bool:
+    """Whether a block's layers match the reference in every case (its layers check passes)."""
+    try:
+        for case, ref_case in zip(cases, ref["cases"], strict=True):
+            context = {"filters": case["filters"], "f": case["f"], "s": case.get("s", 1)}
+            compare_summaries(name, ref_case["structure"], layer_summary(source.block_model(case)), context)
+    except Exception:  # a failed comparison, or the function fails to build
+        return False
+    return True
 
 
 def _block_test(
@@ -597,7 +625,12 @@ def _block_test(
                     "the layers matched, but the values differ: check which tensor feeds each layer "
                     "and the order of the operations (the last ReLU comes after the Add)."
                 )
-            compare_values(name, f"values for {case['name']}", ref_case["output"], output, hint)
+            try:
+                compare_values(name, f"values for {case['name']}", ref_case["output"], output, hint)
+            except AssertionError as err:  # test_utils.PublicTestFailure
+                if "layers" not in checks and not _layers_match(source, name, cases, ref):
+                    _replace_hint(err, LAYERS_DIFFER_HINT)
+                raise
             done.append(f"values for {case['name']}")
 
     _report(f"{name}_test{label}", done, notes)
@@ -697,6 +730,63 @@ def ResNet50_test(
     if part is not None and part not in RESNET50_PARTS:
         raise ValueError(f"unknown part {part!r}; choose from {list(RESNET50_PARTS)}")
     references = references or load_references()
+    try:
+        _model_test(target, checks, references, config, label, part)
+    except AssertionError as err:  # test_utils.PublicTestFailure
+        blocks = [] if _raised_by_itself(err, target) else _failing_blocks(target, references)
+        if not blocks:
+            raise
+        names = " and ".join(f"`{block}`" for block in blocks)
+        verb, them = ("fails its", "it") if len(blocks) == 1 else ("fail their", "them")
+        raise PublicTestFailure(
+            f"ResNet50: {names} {verb} own checks above; fix {them} first: ResNet50 is graded with "
+            "the reference blocks."
+        ) from None
+
+
+def _raised_by_itself(err: AssertionError, target) -> bool:
+    """Whether the error behind a failure of ``target`` (a student's ``ResNet50``) was raised in
+    its own code (a stub's ``NotImplementedError``, say) rather than in a block it called."""
+    cause = err.__cause__
+    if cause is None or not inspect.isfunction(target):
+        return False
+    codes = {target.__code__: "itself"}
+    for name in ("identity_block", "convolutional_block"):
+        block = target.__globals__.get(name)
+        if inspect.isfunction(block):
+            codes[block.__code__] = name
+    last, tb = None, cause.__traceback__
+    while tb is not None:
+        last = codes.get(tb.tb_frame.f_code, last)
+        tb = tb.tb_next
+    return last == "itself"
+
+
+def _failing_blocks(target, references: dict) -> list[str]:
+    """The block functions that a student's ``ResNet50`` calls (``identity_block`` and
+    ``convolutional_block``, from the function's globals: the notebook's) and that fail their own
+    public checks; none when ``target`` is not a plain function (as in the grader, where ResNet50
+    is built with the reference blocks)."""
+    failing: list[str] = []
+    if not inspect.isfunction(target):
+        return failing
+    for name, test in (
+        ("identity_block", identity_block_test),
+        ("convolutional_block", convolutional_block_test),
+    ):
+        block = target.__globals__.get(name)
+        if not inspect.isfunction(block):
+            continue
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                test(block, references=references)
+        except Exception:  # a failed check, or anything the block raised
+            failing.append(name)
+    return failing
+
+
+def _model_test(target, checks, references: dict, config: dict | None, label: str, part: str | None) -> None:
+    """The checks of :func:`ResNet50_test` on ``target``."""
     ref = references["ResNet50"]
     config = config or RESNET50_CASE
     name = "ResNet50"

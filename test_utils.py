@@ -13,8 +13,12 @@ import functools
 import inspect
 import io
 import os
+import re
 import sys
+import sysconfig
 import tempfile
+import textwrap
+import traceback
 import warnings
 from collections import Counter
 from typing import Protocol, runtime_checkable
@@ -31,8 +35,109 @@ RTOL = 1e-4
 ATOL = 1e-4
 
 
+#: Longest line of a failure as students read it (the notebook's cell output, Validate's dialog,
+#: Manual Grading, feedback), characters: longer lines are wrapped, not cut at the right edge.
+REPORT_WIDTH = 88
+_LABEL = re.compile(r"(?:expected|received|hint|note): ")
+
+
+def wrap_report(text: str, width: int = REPORT_WIDTH) -> str:
+    """``text`` with every line longer than ``width`` characters wrapped at spaces.
+
+    A continuation line keeps the line's indentation and lines up after its label
+    (``expected: ``, ``received: ``, ``hint: ``, ``note: ``), so that a message reads as a block
+    wherever it is shown: in a cell's output, in nbgrader's Validate dialog and in the HTML of
+    Manual Grading and feedback, which show text as it is and cut long lines at the right edge.
+    A word longer than ``width`` (a long shape, a path) is broken.
+
+    Args:
+        text: a message, possibly several lines.
+        width: the longest line, characters (at least 20).
+
+    Returns:
+        The wrapped text (the same text when no line is too long).
+    """
+    lines = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            lines.append(line)
+            continue
+        body = line.lstrip(" ")
+        indent = line[: len(line) - len(body)]
+        label = _LABEL.match(body)
+        hang = indent + " " * (len(label.group(0)) if label else 4)
+        lines += textwrap.wrap(
+            line, width, subsequent_indent=hang, break_on_hyphens=False, drop_whitespace=True
+        ) or [line]
+    return "\n".join(lines)
+
+
+def _library_files() -> tuple[str, ...]:
+    """Path prefixes of the code that is not a student's: this module, ``public_tests.py``,
+    Python's standard library and installed packages."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    paths = sysconfig.get_paths()
+    prefixes = {os.path.join(here, "test_utils.py"), os.path.join(here, "public_tests.py")}
+    prefixes |= {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
+    with contextlib.suppress(Exception):  # site may be disabled (python -S)
+        import site
+
+        prefixes |= {*site.getsitepackages(), site.getusersitepackages()}
+    return tuple(sorted(prefixes))
+
+
+def own_frames(tb) -> list[str]:
+    """The frames of a traceback that run a student's code, formatted for reading.
+
+    Frames of the public tests, of this module, of Python's library and of installed packages
+    (Keras, TensorFlow) are left out; a notebook cell is named as IPython names it
+    (``Cell In[5], line 27``).
+
+    Args:
+        tb: a traceback object (``exception.__traceback__``), or None.
+
+    Returns:
+        Two lines per frame kept, ``"  <file>, line <n>, in <function>"`` and its source line.
+    """
+    library = _library_files()
+    names = None
+    with contextlib.suppress(Exception):
+        names = get_ipython().compile.format_code_name  # noqa: F821  (IPython's global)
+    lines = []
+    for frame in traceback.extract_tb(tb):
+        filename = frame.filename
+        if filename.startswith(library) or filename.startswith("<frozen"):
+            continue
+        where = f'File "{filename}"'
+        with contextlib.suppress(Exception):
+            label = names(filename) if names else None
+            if label:
+                where = " ".join(label)
+        lines.append(f"  {where}, line {frame.lineno}, in {frame.name}")
+        if frame.line:
+            lines.append(f"    {frame.line.strip()}")
+    return lines
+
+
 class PublicTestFailure(AssertionError):
-    """Raised by a public test when one of its checks fails; the message explains the check."""
+    """Raised by a public test when one of its checks fails; the message explains the check.
+
+    In a notebook (and so in nbgrader's Validate, which runs one) IPython shows it through
+    :meth:`_render_traceback_`: the message first, wrapped at :data:`REPORT_WIDTH`, then only the
+    student's own frames of the error that caused it; the frames of the tests are left out.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        """The lines IPython shows for this failure in place of a traceback."""
+        name = type(self).__name__
+        text = wrap_report(f"{name}: {self}")
+        lines = [f"\x1b[0;31m{name}\x1b[0m" + text[len(name) :]]
+        cause = self.__cause__
+        frames = own_frames(cause.__traceback__) if cause is not None else []
+        if frames:
+            lines.append(f"The {type(cause).__name__} was raised in your code:")
+            lines += frames
+        return lines
 
 
 @runtime_checkable

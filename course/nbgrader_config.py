@@ -1,13 +1,27 @@
 # nbgrader configuration of the course. Run nbgrader commands from this folder (course/).
 # The source assignment (source/resnets/) is built from the project's files by
 # `python -m resnets_kit.course`, which also runs `nbgrader generate_assignment resnets`.
+import warnings
 from pathlib import Path
 
+from sqlalchemy.exc import SAWarning
+
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
+
+# nbgrader 0.9 with SQLAlchemy 2 warns "Object of type <SubmittedAssignment> not in session" on
+# every autograde: nbgrader's own bookkeeping, with nothing for an instructor to do, so that a
+# warning left in the logs means something.
+warnings.filterwarnings("ignore", category=SAWarning, module=r"nbgrader\.")
 
 c.CourseDirectory.root = str(Path(__file__).resolve().parent)
 c.CourseDirectory.course_id = "resnets-keras"
 c.CourseDirectory.db_url = "sqlite:///" + str(Path(__file__).resolve().parent / "gradebook.db")
+
+# Where Release puts the assignment for students to Fetch, and where Submit leaves their work for
+# Collect: a folder of this course (course/exchange/, created by `python -m resnets_kit.course`),
+# for one user on one machine. On a JupyterHub every user's configuration names one shared folder
+# instead, writable by all (e.g. /srv/nbgrader/exchange, mode 777): see docs/instructors.md.
+c.Exchange.root = str(Path(__file__).resolve().parent / "exchange")
 
 # Each cell may run this long while validating or autograding (seconds). The long training cells
 # are skipped under nbgrader (%%skip_when_grading), so every cell runs in seconds.
@@ -27,6 +41,9 @@ c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, SanitizeMarkdown
 # event handlers and other active HTML of markdown cells (nbgrader's feedback template renders them
 # unsanitized), nbconvert's sanitizer those of outputs.
 c.HTMLExporter.sanitize_html = True
+# The math of markdown cells is written as MathML, which browsers show without a network
+# (nbgrader's templates load MathJax from a CDN): feedback pages read offline show it.
+c.HTMLExporter.filters = {"markdown2html": "resnets_kit.grader.feedback.markdown2html_mathml"}
 
 # Autograde never trusts the student's kernel: TrustedGrade (resnets_kit/grader/preprocessors.py) replaces
 # nbgrader's Execute step. The graded answer cells run in a sandbox process (confined by

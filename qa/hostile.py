@@ -608,8 +608,13 @@ def leaks(canaries: Canaries, folders: list[Path]) -> list[str]:
             if "home" in path.relative_to(folder).parts[:1]:
                 continue
             data = path.read_bytes()
+            # also with white space (and JSON's escaped newlines) removed: reports wrap long
+            # lines, which may cut a token
+            joined = re.sub(rb"\s+|\\n", b"", data)
             found += [
-                f"{place} in {path}" for place, token in canaries.tokens.items() if token.encode() in data
+                f"{place} in {path}"
+                for place, token in canaries.tokens.items()
+                if token.encode() in data or token.encode() in joined
             ]
     return found
 

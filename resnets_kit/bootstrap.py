@@ -43,6 +43,8 @@ from resnets_kit import REPO_ROOT, dependencies
 DEFAULT_VENV = REPO_ROOT / ".venv"
 STAMP = ".installed"
 STUDENT_NOTEBOOK = Path("notebooks") / "Residual_Networks.ipynb"
+#: The nbgrader course folder (its configuration is committed; the rest is built).
+COURSE_DIR = REPO_ROOT / "course"
 #: The Python versions TensorFlow 2.21 and the pins support: those the resolution checks.
 SUPPORTED_PYTHONS = tuple(tuple(int(part) for part in version.split(".")) for version in dependencies.PYTHONS)
 
@@ -166,6 +168,14 @@ def launcher(windows: bool = os.name == "nt") -> str:
     return Path(sys.executable).name
 
 
+def venv_env(python: Path) -> dict[str, str]:
+    """This process's environment with the virtual environment's scripts folder first on ``PATH``,
+    as an activated environment has it: nbgrader's gradebook runs ``alembic`` by name, so the
+    Formgrader fails ("Loading, please wait..." for ever, a ``FileNotFoundError`` in the log)
+    when JupyterLab runs from a venv that is not activated."""
+    return dict(os.environ, PATH=os.pathsep.join([str(python.parent), os.environ.get("PATH", "")]))
+
+
 def lab_options() -> list[str]:
     """JupyterLab's options for this user: ``--allow-root`` as root (a container, a cloud
     machine), where JupyterLab would otherwise refuse to start."""
@@ -190,10 +200,15 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "lab", help="open the student notebook in JupyterLab (other options go to JupyterLab)"
     )
+    commands.add_parser(
+        "formgrader",
+        help="open JupyterLab in the course folder (course/), for nbgrader's Formgrader; builds the "
+        "course first if needed (other options go to JupyterLab)",
+    )
     commands.add_parser("run", help="execute the reference notebook, print its test accuracy")
     commands.add_parser("test", help="run the test suite")
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "lab":
+    if extra and args.command not in ("lab", "formgrader"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
 
     if args.command == "setup" and sys.version_info[:2] not in SUPPORTED_PYTHONS:
@@ -213,6 +228,17 @@ def main(argv: list[str] | None = None) -> int:
         python = venv_python(venv_dir)
         if not python.exists():
             raise SetupError(f"{venv_dir} has no Python; run `python -m resnets_kit.bootstrap setup` first")
+        if args.command == "formgrader":
+            # nbgrader's JupyterLab extension reads nbgrader_config.py from the folder JupyterLab
+            # starts in, and the Formgrader manages the course folder it names.
+            if not (COURSE_DIR / "release").is_dir():
+                built = subprocess.run([str(python), "-m", "resnets_kit.course"], cwd=REPO_ROOT)
+                if built.returncode != 0:
+                    return built.returncode
+            (COURSE_DIR / "exchange").mkdir(exist_ok=True)
+            print("In JupyterLab: menu Nbgrader > Formgrader (docs/instructors.md#in-the-formgrader).")
+            lab = [str(python), "-m", "jupyterlab", *lab_options(), *extra]
+            return subprocess.run(lab, cwd=COURSE_DIR, env=venv_env(python)).returncode
         command = {
             "lab": [
                 "-m",
@@ -224,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             "run": ["-m", "resnets_kit.run_notebook"],
             "test": ["-m", "pytest"],
         }[args.command]
-        return subprocess.run([str(python), *command], cwd=REPO_ROOT).returncode
+        return subprocess.run([str(python), *command], cwd=REPO_ROOT, env=venv_env(python)).returncode
     except SetupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -7,7 +7,9 @@ Course folder (``course/``):
 - ``source/resnets/``: the source assignment, built by this module from the source notebook,
   the helper modules, the reference outputs and the data (git-ignored);
 - ``release/resnets/``: written by ``nbgrader generate_assignment resnets`` (git-ignored);
-- ``gradebook.db``: nbgrader's database (git-ignored).
+- ``gradebook.db``: nbgrader's database (git-ignored);
+- ``exchange/``: where the Formgrader's Release puts the assignment and students' Submit their
+  work, for one user on one machine (git-ignored; see ``docs/instructors.md`` for a JupyterHub).
 
 ``python -m resnets_kit.course`` builds the source assignment, runs
 ``nbgrader generate_assignment`` and copies the released notebook to
@@ -141,10 +143,27 @@ def nbgrader(root: Path, *args: str, timeout: int = 600) -> subprocess.Completed
     return result
 
 
+#: The course's own exchange folder (``c.Exchange.root`` in the course configuration), where
+#: the Formgrader's Release and the students' Submit put files for one user on one machine.
+EXCHANGE = "exchange"
+
+
+def prepare(root: Path = COURSE_ROOT) -> Path:
+    """Build the source assignment (:func:`build_source`) and create the course's exchange
+    folder (:data:`EXCHANGE`), writable by all as nbgrader's Release and Submit want it (else
+    every Release logs that it changed the permissions); return the source assignment folder.
+    The Formgrader's Generate then makes the release."""
+    source = build_source(root)
+    exchange = root / EXCHANGE
+    exchange.mkdir(exist_ok=True)
+    exchange.chmod(0o777)
+    return source
+
+
 def generate(root: Path = COURSE_ROOT) -> Path:
-    """Build the source assignment and run ``nbgrader generate_assignment``; return the
+    """Prepare the course (:func:`prepare`) and run ``nbgrader generate_assignment``; return the
     released notebook's path."""
-    build_source(root)
+    prepare(root)
     nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")
     return root / "release" / ASSIGNMENT / NOTEBOOK_NAME
 

@@ -9,8 +9,9 @@ set            pyproject.toml                 who needs it
 =============  =============================  ==================================================
 ``student``    ``[project] dependencies``     students: TensorFlow, Keras, NumPy, h5py,
                                               matplotlib, Pillow, JupyterLab, nbgrader (Validate)
-``instructor`` ``+ [optional] grading``       instructors: the grader's process watcher, Dask
-``maintainer`` ``+ [optional] dev``           maintainers: pytest, ruff, Playwright, uv
+``instructor`` ``+ [optional] grading``       instructors: the grader's process watcher, Dask,
+                                              latex2mathml (feedback math without a network)
+``maintainer`` ``+ [optional] dev``           maintainers: pytest (+ xdist), ruff, Playwright, uv
 =============  =============================  ==================================================
 
 A requirement is a PEP 508 string pinned with ``==``, with an optional environment marker (the

@@ -89,3 +89,31 @@ def test_autograde_gives_full_marks_to_the_solution_and_zero_to_the_release(buil
     assert float(rows["solution"]["score"]) == 30.0
     assert float(rows["copied"]["score"]) == 30.0
     assert float(rows["blank"]["score"]) == 0.0
+
+
+@pytest.mark.slow
+def test_autograde_of_a_correct_submission_logs_nothing_to_act_on(built_course):
+    """A release with correct answers, untouched otherwise, autogrades to full marks with no
+    warning in nbgrader's log: the plain cells that carry nbgrader ids, the test cells without
+    their hidden tests (checksums) and SQLAlchemy's notes on nbgrader's sessions used to log one
+    each; a warning left means something an instructor should act on."""
+    from resnets_kit.solution import solution_sources
+
+    root, released = built_course
+    nb = nbformat.read(released, as_version=4)
+    answers = solution_sources()
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    folder = root / "submitted" / "correct" / course.ASSIGNMENT
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / course.NOTEBOOK_NAME)
+    result = course.nbgrader(root, "autograde", course.ASSIGNMENT, "--student", "correct", "--force")
+    log = result.stdout + result.stderr
+    assert "Autograding" in log and "correct" in log, log
+    noisy = [line for line in log.splitlines() if "WARN" in line.upper() or "Error" in line]
+    assert noisy == [], "\n".join(noisy)
+    autograded = nbformat.read(root / "autograded" / "correct" / course.ASSIGNMENT / course.NOTEBOOK_NAME, 4)
+    failed = [c for c in autograded.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert failed == []

@@ -199,3 +199,14 @@ def test_the_ready_message_names_the_windows_launcher():
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     assert bootstrap.launcher(windows=True) == f"py -{version}"
     assert bootstrap.launcher(windows=False) == Path(sys.executable).name
+
+
+def test_jupyterlab_runs_with_the_environments_scripts_on_path(tmp_path):
+    """nbgrader's gradebook runs `alembic` by name: without the venv's scripts folder on PATH the
+    Formgrader cannot open the gradebook."""
+    from resnets_kit.bootstrap import venv_env
+
+    python = tmp_path / ".venv" / "bin" / "python"
+    env = venv_env(python)
+    assert env["PATH"].split(os.pathsep)[0] == str(python.parent)
+    assert env["PATH"].endswith(os.environ.get("PATH", ""))

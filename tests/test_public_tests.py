@@ -213,3 +213,149 @@ def test_block_values_are_computed_in_full_float32_and_the_setting_is_restored()
         assert tf.config.experimental.tensor_float_32_execution_enabled() is before
     assert seen == [False, False]
     tf.config.experimental.enable_tensor_float_32_execution(True)  # TensorFlow's default
+
+
+# ---------------------------------------------------------------------------------------------
+# One story: a mistake is reported at the function that has it
+# ---------------------------------------------------------------------------------------------
+
+
+def test_resnet50_names_the_block_that_fails_its_own_checks_in_one_line():
+    """With the shortcut's Add missing from identity_block, the notebook's ResNet50 (right, but
+    built with that block) fails with one line naming the block, not with a ResNet50 hint."""
+    namespace = mistakes.namespace(mistakes.get("shortcut never added"))
+    with pytest.raises(PublicTestFailure) as raised:
+        public_tests.ResNet50_test(namespace["ResNet50"])
+    assert str(raised.value) == (
+        "ResNet50: `identity_block` fails its own checks above; fix it first: ResNet50 is graded "
+        "with the reference blocks."
+    )
+    # The same ResNet50 with the reference blocks passes: the message names the only mistake.
+    namespace["identity_block"] = load_solution()["identity_block"]
+    public_tests.ResNet50_test(namespace["ResNet50"])
+
+
+def test_a_resnet50_mistake_is_still_reported_at_resnet50(solution):
+    namespace = mistakes.namespace(mistakes.get("stage 5 with stride 1"))
+    with pytest.raises(PublicTestFailure, match="^ResNet50: the check ") as raised:
+        public_tests.ResNet50_test(namespace["ResNet50"])
+    assert "fails its own checks" not in str(raised.value)
+
+
+@pytest.mark.parametrize("mode", ["inference", "training"])
+def test_values_check_says_the_layers_differ_when_they_do(mode):
+    """Run alone (as its own grade cell runs it), the values check of a block whose layers are
+    wrong must not claim that the layers matched."""
+    namespace = mistakes.namespace(mistakes.get("shortcut never added"))
+    with pytest.raises(PublicTestFailure) as raised:
+        public_tests.identity_block_test(namespace["identity_block"], checks=[mode])
+    message = str(raised.value)
+    assert "the layers matched" not in message
+    assert message.endswith("\n    hint: " + public_tests.LAYERS_DIFFER_HINT)
+
+
+def test_values_check_keeps_its_hint_when_the_layers_match(monkeypatch):
+    """(Every mistake of the catalogue that changes the values also changes a layer, so the case
+    where only the values differ is made by answering the layers question with yes.)"""
+    namespace = mistakes.namespace(mistakes.get("shortcut never added"))
+    asked = []
+    monkeypatch.setattr(public_tests, "_layers_match", lambda *args: asked.append(args) or True)
+    with pytest.raises(PublicTestFailure, match="the layers matched, but the values differ"):
+        public_tests.identity_block_test(namespace["identity_block"], checks=["inference"])
+    assert asked  # asked only because the values differed and the layers were not checked
+    with pytest.raises(PublicTestFailure, match="'layers'"):  # run with its layers check, not asked
+        public_tests.identity_block_test(namespace["identity_block"], checks=["layers", "inference"])
+    assert len(asked) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# What a student reads: the message first, wrapped; the tests' own frames left out
+# ---------------------------------------------------------------------------------------------
+
+
+def test_wrap_report_keeps_every_word_and_lines_up_continuations():
+    from test_utils import REPORT_WIDTH, wrap_report
+
+    hint = "check which tensor feeds each layer " * 8
+    text = f"f: the check 'x' failed.\n    expected: {'1234567890' * 15}\n    hint: {hint.strip()}"
+    wrapped = wrap_report(text)
+    assert max(len(line) for line in wrapped.splitlines()) <= REPORT_WIDTH
+    assert "".join(wrapped.split()) == "".join(text.split())  # nothing lost, only line breaks
+    hint_lines = wrapped.split("\n    hint: ", 1)[1].splitlines()
+    assert len(hint_lines) > 1 and all(line.startswith(" " * 10) for line in hint_lines[1:])
+    assert wrap_report("short\n  lines") == "short\n  lines"
+
+
+def _stub_module(tmp_path, source: str):
+    """A student's function defined in a file of its own (as a notebook cell is)."""
+    import importlib.util
+
+    path = tmp_path / "student_cell.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("student_cell", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, path
+
+
+def test_rendered_failure_shows_the_message_then_only_the_students_frames(tmp_path):
+    module, path = _stub_module(
+        tmp_path,
+        "import keras\n"
+        "def add_shortcut(X, shortcut):\n"
+        "    return keras.layers.Add()([X, shortcut])\n"
+        "def identity_block(X, f, filters, training=True, initializer=keras.initializers.random_uniform):\n"
+        "    main = keras.layers.Conv2D(7, 1)(X)\n"
+        "    return add_shortcut(main, X)\n",
+    )
+    with pytest.raises(PublicTestFailure) as raised:
+        public_tests.identity_block_test(module.identity_block)
+    lines = "\n".join(raised.value._render_traceback_()).splitlines()
+    plain = "\n".join(lines).replace("\x1b[0;31m", "").replace("\x1b[0m", "")
+    assert plain.startswith(f"PublicTestFailure: {str(raised.value)[:40]}")
+    assert "ValueError" in plain and "hint: " in plain  # the message first
+    files = [line for line in lines if line.lstrip().startswith("File ")]
+    assert [line.split(", in ")[-1] for line in files] == ["identity_block", "add_shortcut"], lines
+    assert all(str(path) in line for line in files), lines
+    assert "return keras.layers.Add()([X, shortcut])" in plain
+    for library in ("public_tests.py", "test_utils.py", "site-packages", "keras"):
+        assert not any(library in line for line in files), library
+
+
+def test_rendered_failure_without_a_cause_is_the_wrapped_message_alone(solution):
+    namespace = mistakes.namespace(mistakes.get("shortcut added from the main-path tensor"))
+    with pytest.raises(PublicTestFailure) as raised:
+        public_tests.identity_block_test(namespace["identity_block"])
+    rendered = raised.value._render_traceback_()
+    assert len(rendered) == 1
+    from test_utils import REPORT_WIDTH
+
+    plain = rendered[0].replace("\x1b[0;31m", "").replace("\x1b[0m", "")
+    assert "".join(plain.split()) == "".join(f"PublicTestFailure: {raised.value}".split())
+    assert all(len(line) <= REPORT_WIDTH for line in plain.splitlines())
+
+
+def test_an_unwritten_resnet50_is_reported_at_resnet50_even_with_unwritten_blocks():
+    namespace = mistakes.namespace(mistakes.get("stage 5 with stride 1"))
+    exec(
+        "def identity_block(X, f, filters, training=True, initializer=None):\n"
+        "    raise NotImplementedError()\n"
+        "def ResNet50(input_shape=(64, 64, 3), classes=6):\n"
+        "    raise NotImplementedError()\n",
+        namespace,
+    )
+    with pytest.raises(
+        PublicTestFailure, match="(?s)^ResNet50: the check .*NotImplementedError.*not written yet"
+    ):
+        public_tests.ResNet50_test(namespace["ResNet50"])
+
+
+def test_a_block_that_raises_inside_resnet50_is_named_in_one_line():
+    namespace = load_solution()
+    exec(
+        "def identity_block(X, f, filters, training=True, initializer=None):\n"
+        "    raise NotImplementedError()\n",
+        namespace,
+    )
+    with pytest.raises(PublicTestFailure, match="^ResNet50: `identity_block` fails its own checks above"):
+        public_tests.ResNet50_test(namespace["ResNet50"])

@@ -234,8 +234,8 @@ def grade_class(
     with_notebook.sort()
     if with_notebook:
         print(f"writing feedback for {len(with_notebook)} students ...", file=sys.stderr)
-    for student_id in generate_feedback(course_root, with_notebook, feedback_dir):
-        print(f"warning: no feedback could be written for {student_id}", file=sys.stderr)
+    for student_id, cause in generate_feedback(course_root, with_notebook, feedback_dir).items():
+        print(f"warning: no feedback could be written for {student_id}: {cause}", file=sys.stderr)
     cells = grade_cell_points(course_root / "source" / ASSIGNMENT / NOTEBOOK_NAME)
     results.sort(key=lambda r: r.student_id)
     write_csv(out, csv_rows(results, cells))

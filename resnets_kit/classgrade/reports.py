@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import html
+import re
 import shutil
 import sys
 from collections import Counter
@@ -71,7 +72,7 @@ def problem_feedback(student_id: str, problem: Problem) -> str:
     )
 
 
-def generate_feedback(course_root: Path, student_ids: list[str], feedback_dir: Path) -> list[str]:
+def generate_feedback(course_root: Path, student_ids: list[str], feedback_dir: Path) -> dict[str, str]:
     """Write the feedback HTML of some students and copy it to ``feedback_dir/<student_id>.html``.
 
     One ``nbgrader generate_feedback`` run covers the students (the course's other autograded
@@ -83,10 +84,11 @@ def generate_feedback(course_root: Path, student_ids: list[str], feedback_dir: P
         feedback_dir: where the HTML files go.
 
     Returns:
-        The students whose feedback could not be written.
+        The students whose feedback could not be written, each with the cause: the error that
+        stopped nbgrader on their notebook (:func:`failure_cause`).
     """
     if not student_ids:
-        return []
+        return {}
 
     def html(student_id: str) -> Path:
         return course_root / "feedback" / student_id / ASSIGNMENT / (Path(NOTEBOOK_NAME).stem + ".html")
@@ -103,15 +105,37 @@ def generate_feedback(course_root: Path, student_ids: list[str], feedback_dir: P
     if others:
         command.append("--CourseDirectory.student_id_exclude=" + ",".join(others))
     run_limited(command, course_root, FEEDBACK_TIMEOUT)
-    failed = []
+    failed = {}
     for student_id in student_ids:
         if not html(student_id).exists():
-            run_limited([*command[:5], "--student", student_id, "--force"], course_root, FEEDBACK_TIMEOUT)
-        if html(student_id).exists():
-            shutil.copyfile(html(student_id), feedback_dir / f"{student_id}.html")
-        else:
-            failed.append(student_id)
+            status, output = run_limited(
+                [*command[:5], "--student", student_id, "--force"], course_root, FEEDBACK_TIMEOUT
+            )
+            if not html(student_id).exists():
+                failed[student_id] = failure_cause(status, output)
+                continue
+        shutil.copyfile(html(student_id), feedback_dir / f"{student_id}.html")
     return failed
+
+
+_EXCEPTION_LINE = re.compile(r"^\s*(?:[\w.]+\.)?(\w*(?:Error|Exception|Notebook|Exit)\w*): (.+)$")
+
+
+def failure_cause(status: int | None, output: str) -> str:
+    """The cause of a failed nbgrader command, from its output: the last exception line
+    (``InvalidNotebook: missing attachment: skip_connection.png``), else its last ``ERROR`` log
+    line, else its exit status (``None``: it was stopped at its time limit)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for line in reversed(lines):
+        match = _EXCEPTION_LINE.match(line)
+        if match:
+            return f"{match[1]}: {match[2]}"
+    for line in reversed(lines):
+        if "ERROR" in line:
+            return line
+    if status is None:
+        return f"stopped after {FEEDBACK_TIMEOUT:g} s"
+    return f"nbgrader exited with status {status}"
 
 
 def csv_rows(results: list[Result], cells: dict[str, float]) -> list[dict[str, str]]:

@@ -33,6 +33,7 @@ Verdicts are read back from the ``ename`` of the autograded notebook's error out
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -122,11 +123,20 @@ def submission_timestamp(notebook: Path) -> bytes:
     return mtime.strftime("%Y-%m-%d %H:%M:%S.%f UTC").encode()
 
 
+#: nbgrader's per-submission secret, from which Release and Fetch Feedback name the feedback file.
+SECRET_FILE = "submission_secret.txt"
+
+
 def place_submission(course_root: Path, student_id: str, notebook: Path) -> None:
-    """Copy a submission into the course's ``submitted/`` folder, with a ``timestamp.txt``.
+    """Copy a submission into the course's ``submitted/`` folder, with a ``timestamp.txt`` and a
+    ``submission_secret.txt``.
 
     The timestamp is the submission's own ``timestamp.txt`` when it has one, else the file's
-    modification time. The student's previous autograded notebook, if any, is removed.
+    modification time. The secret is the submission's own (nbgrader's Submit writes one) when it
+    has one, else one derived from the student id, the timestamp and the notebook's bytes: the
+    Formgrader's Release Feedback reads it for every student and stopped at the first without one
+    (``FileNotFoundError``), so a class collected from an LMS download could not be released
+    feedback at all. The student's previous autograded notebook, if any, is removed.
 
     Args:
         course_root: the course folder.
@@ -140,6 +150,12 @@ def place_submission(course_root: Path, student_id: str, notebook: Path) -> None
         stamp = submission_timestamp(notebook)
         shutil.copyfile(notebook, target)
         (dest / "timestamp.txt").write_bytes(stamp)
+        own_secret = notebook.parent / SECRET_FILE
+        if notebook.name == NOTEBOOK_NAME and own_secret.is_file():
+            shutil.copyfile(own_secret, dest / SECRET_FILE)
+        else:  # from what only this student's submission holds, so that a rerun writes the same
+            digest = hashlib.sha256(b"\0".join([student_id.encode(), stamp, notebook.read_bytes()]))
+            (dest / SECRET_FILE).write_text(digest.hexdigest())
     old = course_root / "autograded" / student_id / ASSIGNMENT
     if old.exists():
         shutil.rmtree(old)

@@ -22,10 +22,14 @@ The autograded notebooks and the gradebook keep everything; only the feedback is
 
 from __future__ import annotations
 
+import base64
 import re
 from html.parser import HTMLParser
 
+import jinja2
 from nbformat.notebooknode import NotebookNode
+
+from resnets_kit import REPO_ROOT
 
 #: HTML tags a markdown cell may render to in the feedback, with their attributes; anything else
 #: (``script``, ``iframe``, ``onerror=``, ``javascript:`` links...) makes the cell shown as text.
@@ -90,11 +94,15 @@ def short_traceback(output: NotebookNode) -> list[str]:
         output: an output of type ``error`` (with ``ename`` and ``evalue``).
 
     Returns:
-        ``["<ename>: <evalue>"]``, or ``["<ename>"]`` when ``evalue`` is empty.
+        ``["<ename>: <evalue>"]``, or ``["<ename>"]`` when ``evalue`` is empty; lines longer than
+        ``test_utils.REPORT_WIDTH`` are wrapped (``test_utils.wrap_report``): Manual Grading and
+        feedback show the traceback as it is, cut at the right edge.
     """
+    from test_utils import wrap_report
+
     ename = output.get("ename", "Error")
     evalue = output.get("evalue", "")
-    return [f"{ename}: {evalue}" if evalue else ename]
+    return [wrap_report(f"{ename}: {evalue}") if evalue else ename]
 
 
 class _ActiveHTML(HTMLParser):
@@ -146,3 +154,129 @@ def sanitize_markdown(source: str) -> str:
     fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", source)), default=0))
     named = ", ".join(f"`{item}`" for item in found[:5])
     return f"*This cell's HTML ({named}) is shown as text.*\n\n{fence}\n{source}\n{fence}\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures a markdown cell names but does not carry
+# ---------------------------------------------------------------------------------------------
+
+#: A markdown image whose source is a cell attachment: ``![alt](attachment:NAME "title")``.
+_ATTACHMENT_IMAGE = re.compile(
+    r"!\[(?P<alt>[^\]]*)\]\(\s*<?attachment:(?P<name>[^)\s>]+)>?(?:\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)"
+)
+#: The figures of the course, by file name (the course's copy of the notebook embeds them).
+FIGURES_DIR = REPO_ROOT / "images"
+
+
+def course_figure(name: str) -> dict | None:
+    """The attachment bundle (``{"image/png": base64}``) of the course figure ``images/NAME``,
+    or None when there is no such PNG file."""
+    path = FIGURES_DIR / name
+    if "/" in name or name.startswith(".") or not name.endswith(".png") or not path.is_file():
+        return None
+    return {"image/png": base64.b64encode(path.read_bytes()).decode("ascii")}
+
+
+def _usable(bundle) -> bool:
+    """Whether nbconvert can show an attachment: a non-empty bundle of base64 texts."""
+    return isinstance(bundle, dict) and bool(bundle) and all(isinstance(v, str) for v in bundle.values())
+
+
+def mend_attachments(nb: NotebookNode, figures=course_figure) -> list[str]:
+    """Make every attachment a markdown cell shows available, in place, so that the notebook can
+    be rendered (Manual Grading, feedback): nbconvert stops a whole notebook with
+    ``InvalidNotebook: missing attachment: NAME`` otherwise.
+
+    A notebook made from the source notebook, or saved by an editor that drops attachments, names
+    figures that its cells do not carry; a student may also rename or break an attachment. For
+    each ``![alt](attachment:NAME)`` of a markdown cell whose attachment is missing or unusable
+    (not a non-empty bundle of base64 texts):
+
+    - a course figure (``figures(NAME)``, by default ``images/NAME``) is attached again;
+    - anything else is replaced by the text ``*[figure NAME is missing from this notebook]*``.
+
+    Attachments no cell names are left alone. Args: ``nb``, the notebook; ``figures``, NAME to an
+    attachment bundle or None.
+
+    Returns:
+        One line per change, naming the cell (counted from 1) and the attachment.
+    """
+    changes: list[str] = []
+    for index, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "markdown" or "attachment:" not in cell.get("source", ""):
+            continue
+        if not isinstance(cell.get("attachments"), dict):
+            cell.pop("attachments", None)
+
+        def mend(match, cell=cell, index=index):
+            name = match["name"]
+            if _usable(cell.get("attachments", {}).get(name)):
+                return match.group(0)
+            bundle = figures(name)
+            if bundle is not None:
+                cell.setdefault("attachments", {})[name] = bundle
+                changes.append(f"cell {index + 1}: figure {name!r} was missing; attached again")
+                return match.group(0)
+            changes.append(f"cell {index + 1}: attachment {name!r} is missing; shown as a note")
+            return f"*[figure {name} is missing from this notebook]*"
+
+        cell.source = _ATTACHMENT_IMAGE.sub(mend, cell.source)
+    return changes
+
+
+# ---------------------------------------------------------------------------------------------
+# Math that shows without a network
+# ---------------------------------------------------------------------------------------------
+
+
+def math_to_mathml(tex: str, display: str = "inline") -> str | None:
+    """LaTeX math as a MathML ``<math>`` element (``latex2mathml``), which browsers show
+    natively; None when the converter cannot read it."""
+    from latex2mathml.converter import convert
+
+    try:
+        return convert(tex, display=display)
+    except Exception:  # the converter raises its own errors on LaTeX it does not know
+        return None
+
+
+def _mathml_renderer(**options):
+    """nbconvert's markdown renderer with its math rendered as MathML (made on first use, so that
+    importing this module does not import nbconvert's renderer)."""
+    from nbconvert.filters.markdown_mistune import IPythonRenderer
+
+    class MathMLRenderer(IPythonRenderer):
+        def inline_math(self, body: str) -> str:
+            return math_to_mathml(body) or super().inline_math(body)
+
+        def block_math(self, body: str) -> str:
+            return math_to_mathml(body, "block") or super().block_math(body)
+
+        def latex_environment(self, name: str, body: str) -> str:
+            text = f"\\begin{{{name}}}{body}\\end{{{name}}}"
+            return math_to_mathml(text, "block") or super().latex_environment(name, body)
+
+    return MathMLRenderer(**options)
+
+
+@jinja2.pass_context
+def markdown2html_mathml(context, source: str) -> str:
+    """The ``markdown2html`` filter of the feedback pages (``c.HTMLExporter.filters`` in the
+    course configuration): nbconvert's, with each ``$...$``, ``$$...$$`` and LaTeX environment of
+    a markdown cell written as MathML, so that the math shows where the page is opened offline
+    (nbgrader's feedback template loads MathJax from a CDN; without it ``$\\gamma$`` shows raw).
+    Math the converter cannot read is left as it was, for MathJax.
+
+    Args:
+        context: the Jinja context (its ``cell`` gives the attachments).
+        source: the markdown.
+
+    Returns:
+        The HTML.
+    """
+    from nbconvert.filters.markdown_mistune import MarkdownWithMath
+
+    cell = context.get("cell", {})
+    path = context.get("resources", {}).get("metadata", {}).get("path", "")
+    renderer = _mathml_renderer(escape=False, attachments=cell.get("attachments", {}), path=path)
+    return MarkdownWithMath(renderer=renderer).render(source)

@@ -202,6 +202,30 @@ def drop_empty_metadata(nb: NotebookNode) -> list[int]:
     return changed
 
 
+#: The nbgrader flags of a cell; a cell with none of them set is a plain cell to nbgrader.
+FLAGS = ("grade", "solution", "locked", "task")
+
+
+def drop_unmarked_metadata(nb: NotebookNode) -> list[int]:
+    """Remove ``nbgrader`` metadata that sets none of :data:`FLAGS` from every cell, in place.
+
+    The source notebook names a few plain cells this way (the parameters cell, the model answers
+    of the written questions); nbgrader stores no such cell in the gradebook, so at autograde its
+    ``OverwriteCells`` logged "Cell '<id>' does not exist in the database" for each of them in
+    every submission, and removed the id itself. Removing it first keeps that log for real cases.
+
+    Returns:
+        The indices of the cells changed.
+    """
+    changed = []
+    for index, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if isinstance(meta, dict) and meta and not any(meta.get(flag) for flag in FLAGS):
+            del cell.metadata["nbgrader"]
+            changed.append(index)
+    return changed
+
+
 #: The first line of a test cell the grader added back to a submission.
 RESTORED_NOTE = "# This test cell was missing from the submission; the grader added it back.\n"
 

@@ -16,11 +16,21 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Float, Integer, Unicode
+from traitlets import Float, Integer, List, Unicode
 
-from resnets_kit.grader.feedback import sanitize_markdown, short_traceback, strip_hidden_blocks
+from resnets_kit.grader.feedback import (
+    mend_attachments,
+    sanitize_markdown,
+    short_traceback,
+    strip_hidden_blocks,
+)
 from resnets_kit.grader.limits import DEFAULT_MEMORY_LIMIT, DEFAULT_PROCESS_LIMIT, DEFAULT_STEP_TIMEOUT
-from resnets_kit.grader.normalize import drop_empty_metadata, resolve_duplicates, restore_test_cells
+from resnets_kit.grader.normalize import (
+    drop_empty_metadata,
+    drop_unmarked_metadata,
+    resolve_duplicates,
+    restore_test_cells,
+)
 from resnets_kit.grader.orchestrate import grade_cells
 from resnets_kit.grader.outcomes import VERDICT_ERRORS, Outcome
 from resnets_kit.grader.plan import answer_cells
@@ -36,7 +46,10 @@ def _outputs(outcome: Outcome) -> list:
     ename = VERDICT_ERRORS.get(outcome.verdict or "", "PublicTestFailure")
     return [
         nbformat.v4.new_output(
-            "error", ename=ename, evalue=outcome.text, traceback=[f"{ename}: {outcome.text}"]
+            "error",
+            ename=ename,
+            evalue=outcome.text,
+            traceback=short_traceback({"ename": ename, "evalue": outcome.text}),
         )
     ]
 
@@ -55,16 +68,51 @@ class NormalizeSubmission(NbGraderPreprocessor):
         ``resources``."""
         for index in drop_empty_metadata(nb):
             self.log.warning("Cell %d had empty nbgrader metadata; it is a plain cell now", index)
+        drop_unmarked_metadata(nb)  # plain cells to nbgrader; it would warn about each
         for duplicate in resolve_duplicates(nb):
             self.log.warning("Duplicated cell: %s", duplicate.describe())
+        self._restore_hidden_tests(nb, resources)
         return nb, resources
+
+    def _restore_hidden_tests(self, nb, resources) -> None:
+        """Put the hidden tests back into each test cell that is exactly as released, in place.
+
+        A test cell with hidden tests differs from its source in every honest submission (the
+        release does not hold them), so nbgrader's ``OverwriteCells`` logged "Attribute
+        'checksum' ... has changed!" for each, and then did this itself. Cells changed in any
+        other way are left for ``OverwriteCells``, whose warning then means something.
+        """
+        from nbgrader.api import Gradebook, MissingEntry
+        from nbgrader.preprocessors import ClearHiddenTests
+
+        info = resources.get("nbgrader") or {}
+        if not all(info.get(key) for key in ("db_url", "notebook", "assignment")):
+            return
+        clear = ClearHiddenTests(parent=self)
+        with Gradebook(info["db_url"]) as gradebook:
+            for cell in nb.cells:
+                meta = cell.get("metadata", {}).get("nbgrader")
+                if not (isinstance(meta, dict) and meta.get("grade") and meta.get("locked")):
+                    continue
+                try:
+                    source = gradebook.find_source_cell(
+                        meta.get("grade_id"), info["notebook"], info["assignment"]
+                    )
+                except MissingEntry:
+                    continue
+                released = nbformat.v4.new_code_cell(source.source, metadata={"nbgrader": dict(meta)})
+                clear.preprocess_cell(released, {}, 0)
+                if cell.source == released.source:
+                    cell.source = source.source
 
 
 class TrustedGrade(NbGraderPreprocessor):
     """Grade a notebook without running it in a kernel.
 
     Registered in place of ``Execute`` in ``c.Autograde.autograde_preprocessors``. Test cells a
-    submission deleted are added back; each autograded test cell's output becomes its result from
+    submission deleted are added back, and figures its markdown cells name but lack are attached
+    again (:func:`~resnets_kit.grader.feedback.mend_attachments`); each autograded test cell's
+    output becomes its result from
     :func:`~resnets_kit.grader.orchestrate.grade_cells` (see :func:`_outputs`); other code cells
     are left without output.
     """
@@ -90,6 +138,10 @@ class TrustedGrade(NbGraderPreprocessor):
         restored = restore_test_cells(nb)
         if restored:
             self.log.warning("Test cells missing from the submission were added back: %s", restored)
+        # After nbgrader's OverwriteCells, which may bring back a locked cell's figure link:
+        # without the figures, Manual Grading and feedback could not show the notebook at all.
+        for change in mend_attachments(nb):
+            self.log.info("Figure attachment: %s", change)
         db_url = (resources.get("nbgrader") or {}).get("db_url", "")
         course_root = (
             Path(db_url.replace("sqlite:///", "")).parent if db_url.startswith("sqlite:///") else None
@@ -115,7 +167,18 @@ class TrustedGrade(NbGraderPreprocessor):
         return nb, resources
 
 
-class HideHiddenTests(NbGraderPreprocessor):
+class _FeedbackStep(NbGraderPreprocessor):
+    """A preprocessor of the feedback step. nbconvert's HTML exporter configures
+    ``NbConvertBase.display_data_priority`` for every preprocessor; nbgrader's base class declares
+    that trait without ``config=True``, so each run logged "Config option 'display_data_priority'
+    not recognized". Declared configurable here, as nbgrader's own ``GetGrades`` does."""
+
+    display_data_priority = List(NbGraderPreprocessor.class_traits()["display_data_priority"].default()).tag(
+        config=True
+    )
+
+
+class HideHiddenTests(_FeedbackStep):
     """Keep hidden tests' code and tracebacks out of the feedback (``nbgrader generate_feedback``).
 
     Registered in ``c.GenerateFeedback.preprocessors`` before the HTML export: in every code cell
@@ -144,7 +207,7 @@ class HideHiddenTests(NbGraderPreprocessor):
         return cell, resources
 
 
-class SanitizeMarkdown(NbGraderPreprocessor):
+class SanitizeMarkdown(_FeedbackStep):
     """Make the markdown cells' HTML inert in the feedback (``nbgrader generate_feedback``).
 
     nbgrader's feedback template renders markdown cells without nbconvert's sanitizer; this
@@ -152,6 +215,14 @@ class SanitizeMarkdown(NbGraderPreprocessor):
     :func:`~resnets_kit.grader.feedback.sanitize_markdown`). Outputs are sanitized by nbconvert
     itself (``c.HTMLExporter.sanitize_html = True``). The autograded notebooks keep everything.
     """
+
+    def preprocess(self, nb, resources):
+        """Restore the figures the markdown cells name but lack (an autograded notebook graded
+        before they were restored at autograde, see :func:`mend_attachments`), then sanitize
+        each markdown cell; in place, return ``nb`` and ``resources``."""
+        for change in mend_attachments(nb):
+            self.log.info("Figure attachment: %s", change)
+        return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, cell_index):
         """Sanitize a markdown cell's source in place; return the cell and the resources."""
