@@ -724,7 +724,11 @@ def ResNet50_test(
             ``None``: all layers.
 
     Raises:
-        test_utils.PublicTestFailure: at the first failed check, with expected, received and a hint.
+        test_utils.PublicTestFailure: at the first failed check, with expected, received and a hint;
+            or, when a block that the student's ``ResNet50`` calls fails its own checks (a
+            mistake in the block, not in ResNet50), one line that names the block: the grader
+            builds ResNet50 with the reference blocks, so that a block's mistake costs only
+            the block's points.
     """
     checks = _selected(checks, MODEL_CHECKS)
     if part is not None and part not in RESNET50_PARTS:
@@ -733,7 +737,7 @@ def ResNet50_test(
     try:
         _model_test(target, checks, references, config, label, part)
     except AssertionError as err:  # test_utils.PublicTestFailure
-        blocks = [] if _raised_by_itself(err, target) else _failing_blocks(target, references)
+        blocks = [] if _raised_by_itself(err, target) else _failing_blocks(target)
         if not blocks:
             raise
         names = " and ".join(f"`{block}`" for block in blocks)
@@ -762,11 +766,12 @@ def _raised_by_itself(err: AssertionError, target) -> bool:
     return last == "itself"
 
 
-def _failing_blocks(target, references: dict) -> list[str]:
+def _failing_blocks(target) -> list[str]:
     """The block functions that a student's ``ResNet50`` calls (``identity_block`` and
     ``convolutional_block``, from the function's globals: the notebook's) and that fail their own
-    public checks; none when ``target`` is not a plain function (as in the grader, where ResNet50
-    is built with the reference blocks)."""
+    public checks (the public cases and references, whatever ResNet50 was checked against); none
+    when ``target`` is not a plain function (as in the grader, where ResNet50 is built with the
+    reference blocks)."""
     failing: list[str] = []
     if not inspect.isfunction(target):
         return failing
@@ -779,7 +784,7 @@ def _failing_blocks(target, references: dict) -> list[str]:
             continue
         try:
             with contextlib.redirect_stdout(io.StringIO()):
-                test(block, references=references)
+                test(block)
         except Exception:  # a failed check, or anything the block raised
             failing.append(name)
     return failing

@@ -120,12 +120,13 @@ def _equivalences_table(selected: tuple[equivalences.Equivalent, ...]) -> int:
         points, full = equivalences.graded_points(entry)
         cells = equivalences.graded_cells(entry)
         failed = [text for grade_id, (passed, text) in cells.items() if not passed]
-        notes = [
-            line.strip()[len("note: ") :]
-            for _, text in cells.values()
-            for line in text.splitlines()
-            if line.strip().startswith("note: ")
-        ]
+        notes: list[str] = []
+        for _, text in cells.values():
+            for line in text.splitlines():
+                if line.strip().startswith("note: "):
+                    notes.append(line.strip()[len("note: ") :])
+                elif notes and line.startswith(" " * 10) and line.strip():  # a wrapped note goes on
+                    notes[-1] += " " + line.strip()
         shown = first_line(entry, failed[0]) if failed else (notes[0] if notes else "")
         differs = "hidden" if entry.differs_in else "-"
         status = "WRONG" if problem else "OK"

@@ -211,6 +211,15 @@ def new_notebook(nb):
     return nb
 
 
+def figures_lost(nb):
+    """Saved by an editor that drops cell attachments: the course's figures, and a plot the
+    student pasted into a cell of their own."""
+    for cell in nb.cells:
+        cell.pop("attachments", None)
+    nb.cells.append(new_markdown_cell("My training curve: ![plot](attachment:my_plot.png)"))
+    return nb
+
+
 # --- The class ------------------------------------------------------------------------------------
 
 
@@ -260,6 +269,7 @@ STUDENTS = [
     Student("notebook7", notebook_7),
     Student("vscode", vscode),
     Student("markdown-answer", markdown_answer),
+    Student("figures-lost", figures_lost),
     Student("new-notebook", new_notebook, status="invalid"),
 ]
 BY_ID = {s.student_id: s for s in STUDENTS}
@@ -403,6 +413,16 @@ def test_the_autograded_notebook_and_the_feedback_say_which_copy_counted(graded,
 
 def _grade_id(cell) -> str | None:
     return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+@pytest.mark.slow
+def test_a_notebook_that_lost_its_figures_is_fed_back_with_them(graded):
+    """Without its figures nbconvert could not render the notebook: no feedback at all (and in
+    the Formgrader, no Manual Grading page)."""
+    page = (graded.feedback / "figures-lost.html").read_text()
+    released = course.STUDENT_NOTEBOOK.read_text().count('"image/png"')
+    assert page.count("data:image/png;base64,") >= released  # the course's, attached again
+    assert "[figure my_plot.png is missing from this notebook]" in html_text(page)
 
 
 @pytest.mark.slow

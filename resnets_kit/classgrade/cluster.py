@@ -72,7 +72,13 @@ from pathlib import Path
 
 from resnets_kit.classgrade.bundle import GRADEBOOK, course_bundle, unpack_course
 from resnets_kit.classgrade.merge import GradebookRecorder, failed_outcome, merge_outcome
-from resnets_kit.classgrade.student import Result, autograde_student, submission_timestamp
+from resnets_kit.classgrade.student import (
+    SECRET_FILE,
+    Result,
+    autograde_student,
+    submission_secret,
+    submission_timestamp,
+)
 from resnets_kit.classgrade.submissions import UsageError
 from resnets_kit.course import ASSIGNMENT, NOTEBOOK_NAME
 
@@ -129,7 +135,9 @@ def autograded_files(folder: Path, source: Path) -> list[tuple[str, int, bytes |
     return files
 
 
-def grade_job(bundle: bytes, student_id: str, notebook: bytes, timestamp: bytes, timeout: float) -> dict:
+def grade_job(
+    bundle: bytes, student_id: str, notebook: bytes, timestamp: bytes, timeout: float, secret: bytes = b""
+) -> dict:
     """Grade one submission in a scratch copy of the course (runs on a worker).
 
     Args:
@@ -138,6 +146,8 @@ def grade_job(bundle: bytes, student_id: str, notebook: bytes, timestamp: bytes,
         notebook: the submitted notebook's bytes.
         timestamp: its ``timestamp.txt``.
         timeout: wall-time limit of the autograde, seconds.
+        secret: its ``submission_secret.txt`` (``student.submission_secret``), written beside it
+            as the sequential command does, so that the autograded folders are the same.
 
     Returns:
         ``{"result": <Result fields>, "log": <nbgrader's output>, "files": <autograded_files> or
@@ -154,6 +164,8 @@ def grade_job(bundle: bytes, student_id: str, notebook: bytes, timestamp: bytes,
         submitted.mkdir(parents=True)
         (submitted / NOTEBOOK_NAME).write_bytes(notebook)
         (submitted / "timestamp.txt").write_bytes(timestamp)
+        if secret:
+            (submitted / SECRET_FILE).write_bytes(secret)
         result, log = autograde_student(
             root,
             student_id,
@@ -290,7 +302,10 @@ def grade_on_cluster(
             ):
                 digest.update(len(part).to_bytes(8, "big") + part)
             key = f"grade-{student_id}-{digest.hexdigest()[:16]}" + (f"-again{attempt}" if attempt else "")
-            future = client.submit(grade_job, course, student_id, notebook, timestamp, timeout, key=key)
+            secret = submission_secret(student_id, submissions[student_id], timestamp)
+            future = client.submit(
+                grade_job, course, student_id, notebook, timestamp, timeout, secret, key=key
+            )
             pending[future] = (student_id, attempt)
             finished.add(future)
 

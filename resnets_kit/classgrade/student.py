@@ -127,6 +127,17 @@ def submission_timestamp(notebook: Path) -> bytes:
 SECRET_FILE = "submission_secret.txt"
 
 
+def submission_secret(student_id: str, notebook: Path, stamp: bytes) -> bytes:
+    """The ``submission_secret.txt`` of a submission (see :func:`place_submission`): its own when
+    it is in nbgrader's layout and has one, else one derived from what only this student's
+    submission holds (so that grading it again writes the same)."""
+    own = notebook.parent / SECRET_FILE
+    if notebook.name == NOTEBOOK_NAME and own.is_file():
+        return own.read_bytes()
+    digest = hashlib.sha256(b"\0".join([student_id.encode(), stamp, notebook.read_bytes()]))
+    return digest.hexdigest().encode()
+
+
 def place_submission(course_root: Path, student_id: str, notebook: Path) -> None:
     """Copy a submission into the course's ``submitted/`` folder, with a ``timestamp.txt`` and a
     ``submission_secret.txt``.
@@ -150,12 +161,7 @@ def place_submission(course_root: Path, student_id: str, notebook: Path) -> None
         stamp = submission_timestamp(notebook)
         shutil.copyfile(notebook, target)
         (dest / "timestamp.txt").write_bytes(stamp)
-        own_secret = notebook.parent / SECRET_FILE
-        if notebook.name == NOTEBOOK_NAME and own_secret.is_file():
-            shutil.copyfile(own_secret, dest / SECRET_FILE)
-        else:  # from what only this student's submission holds, so that a rerun writes the same
-            digest = hashlib.sha256(b"\0".join([student_id.encode(), stamp, notebook.read_bytes()]))
-            (dest / SECRET_FILE).write_text(digest.hexdigest())
+        (dest / SECRET_FILE).write_bytes(submission_secret(student_id, notebook, stamp))
     old = course_root / "autograded" / student_id / ASSIGNMENT
     if old.exists():
         shutil.rmtree(old)
