@@ -46,8 +46,7 @@ from pathlib import Path
 import nbformat
 from packaging.requirements import Requirement
 
-from resnets_kit import REPO_ROOT, course, dependencies, run_notebook
-from resnets_kit.solution import GRADED_FUNCTIONS, solution_sources
+from resnets_kit import REPO_ROOT, course, dependencies, run_notebook, solution
 
 #: What ``nbgrader validate`` prints when every test cell passes.
 VALIDATE_SUCCESS = "Success! Your notebook passes all the tests."
@@ -204,12 +203,7 @@ def release_copy(workdir: Path) -> Path:
 
 def fill_answers(notebook: Path) -> None:
     """Put the reference solution into the answer cells and set ``fast = True``, in place."""
-    nb = nbformat.read(notebook, as_version=4)
-    sources = solution_sources()
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in GRADED_FUNCTIONS:
-            cell.source = sources[grade_id]
+    nb = solution.fill_answers(nbformat.read(notebook, as_version=4))
     run_notebook.inject_parameters(nb, fast=True)
     nbformat.write(nb, notebook)
 

@@ -54,6 +54,23 @@ def solution_sources(path: Path = SOURCE_NOTEBOOK) -> dict[str, str]:
     return {name: cells[name] for name in wanted}
 
 
+def fill_answers(nb, answers: dict[str, str] | None = None):
+    """Write answers into a notebook's answer cells (those whose nbgrader ``grade_id`` is a
+    graded function), in place; return the notebook.
+
+    Args:
+        nb: a version 4 notebook (the release, a submission).
+        answers: ``grade_id`` to code (default: the reference solution, :func:`solution_sources`);
+            other keys are ignored.
+    """
+    answers = solution_sources() if answers is None else answers
+    for cell in nb.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id in GRADED_FUNCTIONS and grade_id in answers:
+            cell.source = answers[grade_id]
+    return nb
+
+
 def load_solution(
     path: Path = SOURCE_NOTEBOOK, replace: dict[str, list[tuple[str, str]]] | None = None
 ) -> dict:

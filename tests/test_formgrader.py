@@ -36,7 +36,7 @@ from test_browser import CHROMIUM, CHROMIUM_ARGS, Lab, _requirements, wait_for
 from qa import mistakes
 from resnets_kit import REPO_ROOT, course
 from resnets_kit.classgrade.student import place_submission
-from resnets_kit.solution import solution_sources
+from resnets_kit.solution import fill_answers, solution_sources
 from test_utils import REPORT_WIDTH
 
 pytestmark = pytest.mark.slow
@@ -55,11 +55,8 @@ FORMGRADER_ERROR = "Sorry, the formgrader encountered an error"
 def notebook_with(release: Path, answers: dict[str, str], figures: bool = True) -> nbformat.NotebookNode:
     """The released notebook with some answer cells (grade_id to source) filled in; without its
     figure attachments when ``figures`` is false."""
-    nb = nbformat.read(release, as_version=4)
+    nb = fill_answers(nbformat.read(release, as_version=4), answers)
     for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            cell.source = answers[grade_id]
         if not figures and cell.cell_type == "markdown":
             cell.pop("attachments", None)
     return nb
