@@ -122,6 +122,9 @@ def _mistake_tolerances() -> list[tuple[str, float | None]]:
     """For each block mistake of the catalogue: the tolerance its values need on the public cases
     (largest over the cases), or None when it does not run or changes the output shape."""
     import public_tests
+
+    if str(ROOT) not in sys.path:  # run as a script: qa/ sits at the repository's root
+        sys.path.insert(0, str(ROOT))
     from qa import mistakes
 
     references = public_tests.load_references()

@@ -88,6 +88,14 @@ def test_the_grader_does_not_depend_on_the_class_grader():
             assert not any(t.startswith("resnets_kit.classgrade") for t in targets), name
 
 
+def test_the_graders_do_not_depend_on_the_exported_packages():
+    graph = import_graph()
+    assert any(name.startswith("resnets_kit.export") for name in graph)
+    for name, targets in graph.items():
+        if name.startswith(("resnets_kit.grader", "resnets_kit.classgrade")):
+            assert not any(t.startswith("resnets_kit.export") for t in targets), name
+
+
 def test_the_product_imports_no_catalogue_and_no_benchmark():
     for path in PACKAGE.rglob("*.py"):
         tree = ast.parse(path.read_text())
@@ -101,8 +109,10 @@ def test_the_product_imports_no_catalogue_and_no_benchmark():
 
 
 def test_the_graders_modules_stay_small():
-    """One job per module: no module of the grader or the class grader grows past 400 lines."""
+    """One job per module: no module of the grader, the class grader or the exported packages
+    grows past 400 lines."""
     paths = [*(PACKAGE / "grader").glob("*.py"), *(PACKAGE / "classgrade").glob("*.py")]
+    paths += [*(PACKAGE / "export").glob("*.py")]
     sizes = {p.relative_to(REPO_ROOT).as_posix(): len(p.read_text().splitlines()) for p in paths}
     assert len(sizes) > 15
     assert max(sizes.values()) <= 400, {p: n for p, n in sizes.items() if n > 400}

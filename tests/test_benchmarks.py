@@ -61,3 +61,30 @@ def test_first_test_latency_runs_the_first_public_test():
     times = latency.run_once(latency.NOTEBOOKS / "Residual_Networks_solution.ipynb")
     assert 0 < times["kernel_s"] < times["setup_s"] < times["first_test_s"]
     assert "identity_block" in times["result"] and "passed" in times["result"]
+
+
+def test_export_footprint_grades_the_reference_and_a_notebook_with_a_mistake_per_function(tmp_path):
+    import nbformat
+
+    from qa import mistakes
+    from resnets_kit.solution import solution_sources
+
+    footprint = _load("export_footprint")
+    books = footprint.notebooks(tmp_path)
+    assert set(books) == {"reference", "one mistake per function"}
+    reference = solution_sources()
+
+    def answers(path):
+        cells = nbformat.read(path, as_version=4).cells
+        return {
+            c.metadata["nbgrader"]["grade_id"]: c.source
+            for c in cells
+            if c.metadata.get("nbgrader", {}).get("solution")
+            and c.metadata["nbgrader"]["grade_id"] in reference
+        }
+
+    assert answers(books["reference"]) == {name: reference[name] for name in answers(books["reference"])}
+    functions = {"identity_block", "convolutional_block", "ResNet50"}
+    changed = answers(books["one mistake per function"])
+    assert all(changed[name] != reference[name] for name in functions)
+    assert {mistakes.get(n).function for n in footprint.MISTAKES} == functions

@@ -295,4 +295,4 @@ def test_where_bubblewrap_is_installed_the_sandbox_is_confined():
     # a confinement that cannot start would otherwise only show as skipped tests above
     if not isolation.shutil.which("bwrap") or os.environ.get(isolation.SETTING) == "off":
         pytest.skip("bubblewrap is not installed here")
-    assert isolation.isolation_available(), isolation._STATE.get("why")
+    assert isolation.isolation_available(), isolation._STATE

@@ -48,7 +48,7 @@ import nbformat
 
 from resnets_kit.assignment import exercise_of
 from resnets_kit.course import ASSIGNMENT, NOTEBOOK_NAME
-from resnets_kit.grader.outcomes import VERDICT_ENAMES
+from resnets_kit.grader.outcomes import VERDICT_ENAMES, VERDICT_PRECEDENCE
 from resnets_kit.grader.process import run_watched
 
 #: The statuses, in the order of the summary.
@@ -167,10 +167,6 @@ def place_submission(course_root: Path, student_id: str, notebook: Path) -> None
         shutil.rmtree(old)
 
 
-#: When several verdicts apply, the status shows the first of this order.
-_VERDICT_ORDER = ("tampered", "crashed", "process_limit", "out_of_memory", "timeout")
-
-
 def recorded_scores(autograded: Path) -> tuple[dict[str, float], dict[str, list[str]]]:
     """Read the points nbgrader gave each grade cell of an autograded notebook, and its verdicts.
 
@@ -264,7 +260,7 @@ def autograde_student(
     if returncode is None:
         result.status, result.detail = "timeout", f"grading ran past --timeout {timeout:g} s and was stopped"
     elif verdicts:
-        result.status = next(v for v in _VERDICT_ORDER if v in verdicts)
+        result.status = next(v for v in VERDICT_PRECEDENCE if v in verdicts)
         # one line per function: the first cell of each function names the verdict
         seen, lines = set(), []
         for line in verdicts[result.status]:

@@ -1,8 +1,8 @@
 """The check process: :mod:`resnets_kit.grader.checks` in a fresh process, fed job by job.
 
-:class:`Checker` (the grader's side) starts ``python -I -m resnets_kit.grader serve FOLDER``
-(:func:`serve_main`, the process's side) before the sandbox, so that both import TensorFlow at
-once, and hands it each record as soon as the sandbox reports it.
+:class:`Checker` (the grader's side) starts ``resnets_kit.grader serve FOLDER`` in ``python -I``,
+from the grader's own files (:func:`serve_main`, the process's side), before the sandbox, so that
+both import TensorFlow at once, and hands it each record as soon as the sandbox reports it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from resnets_kit import REPO_ROOT
 from resnets_kit.assignment import EXERCISES
 from resnets_kit.grader.checks import check_records, structure_model
 from resnets_kit.grader.limits import CHECK_TIMEOUT, DEFAULT_MEMORY_LIMIT
@@ -86,7 +87,7 @@ class Checker:
     :meth:`finish` hands it the
     records that count and returns the outcomes, reusing the outcome of a submitted record that
     is identical to the final one (checks are deterministic: seeded initializers, fixed cases);
-    :meth:`cancel` stops it. It runs ``python -I -m resnets_kit.grader serve`` (no student code)
+    :meth:`cancel` stops it. It runs ``resnets_kit.grader serve`` in ``python -I`` (no student code)
     in a temporary folder, under a memory limit and :data:`CHECK_TIMEOUT` seconds from the last
     job handed to it.
     """
@@ -104,7 +105,13 @@ class Checker:
         self.jobs: list[tuple[str, str]] = []
         _write_atomically(self.folder / "plan.json", {g: vars(c) for g, c in plan.items()})
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
-        command = [sys.executable, "-I", "-m", "resnets_kit.grader", "serve", str(self.folder)]
+        # The grading code of this process (the project, or an exported package's copy), whether
+        # or not it is installed in the environment: isolated mode (-I) ignores PYTHONPATH.
+        boot = (
+            f"import sys; sys.path.insert(0, {str(REPO_ROOT)!r}); "
+            "from resnets_kit.grader.cli import main; sys.exit(main(sys.argv[1:]))"
+        )
+        command = [sys.executable, "-I", "-c", boot, "serve", str(self.folder)]
         self._thread = threading.Thread(
             target=lambda: self._watched.append(
                 run_watched(

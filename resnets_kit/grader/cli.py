@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--step-timeout", type=float, default=DEFAULT_STEP_TIMEOUT)
     grade.add_argument("--memory-limit-mb", type=int, default=DEFAULT_MEMORY_LIMIT // 2**20)
     grade.add_argument("--process-limit", type=int, default=DEFAULT_PROCESS_LIMIT)
+    grade.add_argument(
+        "--no-overlap", action="store_true", help="start the checks after the sandbox (less memory, slower)"
+    )
     check = sub.add_parser("check", help="the check step: records JSON in, outcomes JSON out")
     check.add_argument("records", type=Path)
     check.add_argument("out", type=Path)
@@ -47,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         step_timeout=args.step_timeout,
         memory_limit=args.memory_limit_mb * 2**20,
         process_limit=args.process_limit,
+        overlap=not args.no_overlap,
     )
     for grade_id, outcome in result.outcomes.items():
         status = "pass" if outcome.passed else (outcome.verdict or "fail")

@@ -21,9 +21,21 @@ file) with no capabilities and ``no_new_privs`` (``setpriv``); otherwise bubblew
 unprivileged in a user namespace, as the grader's user.
 
 Where bubblewrap is missing or cannot start, grading stops with a :class:`GradingError` that says
-how to install it, unless the instructor opts in to the weaker mode with the environment setting
-:data:`SETTING` ``=off`` (the sandbox then runs unconfined, as the grader's user, and the file guard
-restores the grading files it changed). See ``docs/instructors.md`` (the sandbox).
+how to install it, unless the instructor chooses another mode with the environment setting
+:data:`SETTING`:
+
+- ``user`` (a grader run as root only): the code runs as a fresh unprivileged user (the same
+  ``setpriv`` drop, no capabilities, ``no_new_privs``, the same limits) but without namespaces: it
+  sees every file of the machine that any user may read, the machine's processes (not their
+  environments) and its network. For single-purpose grading containers in which bubblewrap cannot
+  start (Docker's default seccomp profile refuses the namespaces it needs), such as Gradescope's
+  and PrairieLearn's: the grader there makes its own files readable by root only
+  (:mod:`resnets_kit.export`), and the container holds nothing else of value.
+- ``auto``: ``bwrap`` where it starts, else ``user`` where the grader is root.
+- ``off``: no confinement at all (the sandbox runs as the grader's user, and the file guard
+  restores the grading files it changed).
+
+See ``docs/instructors.md`` (the sandbox).
 """
 
 from __future__ import annotations
@@ -42,9 +54,13 @@ from pathlib import Path
 from resnets_kit import REPO_ROOT
 from resnets_kit.grader.outcomes import GradingError
 
-#: The environment setting that chooses the sandbox's confinement: ``bwrap`` (the default) or
-#: ``off`` (no confinement: the instructor's opt-in to the weaker mode).
+#: The environment setting that chooses the sandbox's confinement: ``bwrap`` (the default),
+#: ``user`` (an unprivileged user without namespaces, for grading containers), ``auto`` (``bwrap``
+#: where it starts, else ``user``) or ``off`` (no confinement: the instructor's opt-in to the
+#: weaker mode).
 SETTING = "RESNETS_SANDBOX_ISOLATION"
+#: The values :data:`SETTING` accepts.
+MODES = ("bwrap", "user", "auto", "off")
 #: Where the scratch folder is mounted inside the sandbox (its only writable folder but /tmp).
 SCRATCH_MOUNT = "/sandbox"
 #: Where :data:`SANDBOX_FILES` are mounted inside the sandbox.
@@ -136,12 +152,42 @@ def etc_files(folder: Path, uid: int) -> dict[str, Path]:
 
 @dataclass(frozen=True)
 class Confinement:
-    """How this grader confines its sandboxes: ``bwrap`` (the program's path) and ``as_root``
-    (the grader is root: drop to a fresh user with ``setpriv``; else a user namespace)."""
+    """How this grader confines its sandboxes: ``bwrap`` (the program's path; None in the ``user``
+    mode: no namespaces) and ``as_root`` (the grader is root: drop to a fresh user with
+    ``setpriv``; else a user namespace)."""
 
-    bwrap: str
+    bwrap: str | None
     setpriv: str | None
     as_root: bool
+
+    @property
+    def namespaces(self) -> bool:
+        """Whether the sandbox has a file system of its own (bubblewrap), with the grading files
+        mounted at :data:`GRADER_MOUNT` and its scratch folder at :data:`SCRATCH_MOUNT`."""
+        return self.bwrap is not None
+
+    def describe(self) -> str:
+        """One line for logs: the mode and what it isolates."""
+        if self.namespaces:
+            who = "a fresh unprivileged user" if self.as_root else "the grader's user in a user namespace"
+            return f"bwrap: a file system, processes and network of its own, as {who}"
+        return "user: a fresh unprivileged user without namespaces (the machine's readable files and network)"
+
+
+def setpriv_command(command: list[str], setpriv: str, uid: int) -> list[str]:
+    """``command`` run as the fresh user ``uid`` with no groups, no capabilities and
+    ``no_new_privs`` (util-linux ``setpriv``; the grader must be root)."""
+    return [
+        setpriv,
+        f"--reuid={uid}",
+        f"--regid={uid}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        "--",
+        *command,
+    ]
 
 
 def bwrap_command(
@@ -196,17 +242,22 @@ def bwrap_command(
         args += [option, source, destination]
     args += ["--bind", str(scratch), SCRATCH_MOUNT, "--chdir", SCRATCH_MOUNT]
     if how.as_root:
-        args += [
-            "--",
-            how.setpriv or "setpriv",
-            f"--reuid={uid}",
-            f"--regid={uid}",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-            "--no-new-privs",
-        ]
+        return [*args, "--", *setpriv_command(command, how.setpriv or "setpriv", uid)]
     return [*args, "--", *command]
+
+
+def grader_copy(folder: Path) -> Path:
+    """Copy :data:`SANDBOX_FILES` into ``folder`` (readable by all, writable by the grader only)
+    for a sandbox without namespaces, which imports them from there; return ``folder``."""
+    for rel in SANDBOX_FILES:
+        target = folder / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO_ROOT / rel, target)
+        target.chmod(0o644)
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_dir():
+            path.chmod(0o755)
+    return folder
 
 
 _STATE: dict[str, object] = {}
@@ -214,20 +265,28 @@ _STATE: dict[str, object] = {}
 
 def _probe(how: Confinement) -> str | None:
     """Start a confined Python that checks its user and file system; None if it works, else why."""
-    probe = (
-        "import os, sys\n"
-        f"assert os.path.isdir({GRADER_MOUNT!r}), 'no grader files'\n"
-        f"open({SCRATCH_MOUNT!r} + '/ok', 'w').write(str(os.getuid()))\n"
-    )
     with tempfile.TemporaryDirectory(prefix="resnets-probe-") as tmp:
         scratch = Path(tmp) / "scratch"
         scratch.mkdir()
         uid = sandbox_uid() if how.as_root else None
-        etc = etc_files(Path(tmp) / "etc", uid if uid is not None else os.getuid())
         if uid is not None:
             os.chown(scratch, uid, uid)
         os.chmod(tmp, 0o755)
-        command = bwrap_command([sys.executable, "-I", "-c", probe], scratch, etc, how, uid)
+        if how.namespaces:
+            probe = (
+                "import os, sys\n"
+                f"assert os.path.isdir({GRADER_MOUNT!r}), 'no grader files'\n"
+                f"open({SCRATCH_MOUNT!r} + '/ok', 'w').write(str(os.getuid()))\n"
+            )
+            etc = etc_files(Path(tmp) / "etc", uid if uid is not None else os.getuid())
+            command = bwrap_command([sys.executable, "-I", "-c", probe], scratch, etc, how, uid)
+        else:  # the grader's Python, as another user: its standard library too, not a stand-in
+            probe = (
+                "import os\n"
+                f"open({str(scratch / 'stdlib')!r}, 'w').write(os.path.dirname(os.__file__))\n"
+                f"open({str(scratch / 'ok')!r}, 'w').write(str(os.getuid()))\n"
+            )
+            command = setpriv_command([sys.executable, "-I", "-c", probe], how.setpriv or "setpriv", uid)
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=60)
         except (OSError, subprocess.SubprocessError) as err:
@@ -237,6 +296,13 @@ def _probe(how: Confinement) -> str | None:
             return (done.stderr or done.stdout or f"exit status {done.returncode}").strip()[-500:]
         if how.as_root and ok.read_text() == "0":
             return "the sandbox ran as root"
+        stdlib = os.path.dirname(os.__file__)
+        if not how.namespaces and (scratch / "stdlib").read_text() != stdlib:
+            return (
+                f"an unprivileged user cannot read this Python's standard library ({stdlib}; it found "
+                f"{(scratch / 'stdlib').read_text()} instead): run the grader with a Python installed where "
+                "every user can read it (the exported packages' setup installs one)"
+            )
     return None
 
 
@@ -248,40 +314,48 @@ def confinement() -> Confinement | None:
         (``RESNETS_SANDBOX_ISOLATION=off``).
 
     Raises:
-        GradingError: bubblewrap is missing or cannot start a sandbox here (the message names the
-            cause and the two ways on: install bubblewrap, or opt in to the weaker mode).
+        GradingError: the chosen mode cannot start a sandbox here (bubblewrap missing or refused;
+            ``user`` without root or ``setpriv``), or the setting is not one of :data:`MODES`
+            (the message names the cause and the ways on).
     """
     mode = os.environ.get(SETTING, "bwrap").strip().lower() or "bwrap"
     if mode == "off":
         return None
-    if mode != "bwrap":
-        raise GradingError(
-            f"{SETTING}={mode!r} is not a confinement mode: use 'bwrap' (the default) or 'off'."
-        )
-    if "how" not in _STATE:
-        bwrap = shutil.which("bwrap")
-        setpriv = shutil.which("setpriv")
+    if mode not in MODES:
+        raise GradingError(f"{SETTING}={mode!r} is not a confinement mode: use one of {', '.join(MODES)}.")
+    if mode not in _STATE:
         as_root = os.geteuid() == 0
-        if bwrap is None:
-            why = "bubblewrap (the `bwrap` program) is not installed"
-        elif as_root and setpriv is None:
-            why = "`setpriv` (util-linux) is not installed"
-        else:
-            how = Confinement(bwrap, setpriv, as_root)
-            why = _probe(how)
-            if why is None:
-                _STATE["how"] = how
-        if "how" not in _STATE:
-            _STATE["why"] = why
-            _STATE["how"] = None
-    if _STATE["how"] is None:
+        setpriv = shutil.which("setpriv")
+        how, why = None, None
+        if mode in ("bwrap", "auto"):
+            bwrap = shutil.which("bwrap")
+            if bwrap is None:
+                why = "bubblewrap (the `bwrap` program) is not installed"
+            elif as_root and setpriv is None:
+                why = "`setpriv` (util-linux) is not installed"
+            else:
+                how = Confinement(bwrap, setpriv, as_root)
+                why = _probe(how)
+        if mode == "user" or (mode == "auto" and why is not None):
+            how, before = None, (why + "; " if why else "")
+            if not as_root:
+                why = before + f"{SETTING}=user needs a grader run as root"
+            elif setpriv is None:
+                why = before + "`setpriv` (util-linux) is not installed"
+            else:
+                how = Confinement(None, setpriv, True)
+                why = _probe(how)
+        _STATE[mode] = (how if why is None else None, why)
+    how, why = _STATE[mode]
+    if how is None:
         raise GradingError(
-            f"the grading sandbox cannot be confined: {_STATE['why']}. Student code would see this "
+            f"the grading sandbox cannot be confined: {why}. Student code would see this "
             "machine's files (the course, the gradebook, other students' work). Install bubblewrap "
             "(Debian/Ubuntu: `sudo apt-get install bubblewrap`; it needs root or unprivileged user "
-            f"namespaces), or accept the weaker mode knowingly with {SETTING}=off."
+            f"namespaces); in a grading container run as root, {SETTING}=user; or accept the weaker "
+            f"mode knowingly with {SETTING}=off."
         )
-    return _STATE["how"]  # type: ignore[return-value]
+    return how
 
 
 def isolation_available() -> bool:
@@ -294,8 +368,8 @@ def isolation_available() -> bool:
 
 def confine(command: list[str], scratch: Path, etc_folder: Path) -> tuple[list[str], int | None]:
     """``command`` wrapped to run confined with ``scratch`` as its writable folder; the scratch
-    folder is handed to the sandbox user. Returns the command and that user's id (None: the
-    grader's own, in a user namespace).
+    folder is handed to the sandbox user (mode 700: no other sandbox reads it). Returns the command
+    and that user's id (None: the grader's own, in a user namespace).
 
     Raises:
         GradingError: as :func:`confinement`, or where the setting is ``off`` (nothing to confine).
@@ -304,8 +378,11 @@ def confine(command: list[str], scratch: Path, etc_folder: Path) -> tuple[list[s
     if how is None:
         raise GradingError(f"{SETTING}=off: the sandbox is not confined")
     uid = sandbox_uid() if how.as_root else None
-    etc = etc_files(etc_folder, uid if uid is not None else os.getuid())
     if uid is not None:
         for path in [scratch, *scratch.rglob("*")]:
             os.chown(path, uid, uid, follow_symlinks=False)
+        scratch.chmod(0o700)
+    if not how.namespaces:
+        return setpriv_command(command, how.setpriv or "setpriv", uid), uid
+    etc = etc_files(etc_folder, uid if uid is not None else os.getuid())
     return bwrap_command(command, scratch, etc, how, uid), uid

@@ -23,7 +23,7 @@ from resnets_kit.grader.check_server import Checker
 from resnets_kit.grader.checks import check_records
 from resnets_kit.grader.events import EventReader, RecordTracker
 from resnets_kit.grader.guard import FileGuard, guard_for
-from resnets_kit.grader.isolation import GRADER_MOUNT, SCRATCH_MOUNT, confine, confinement
+from resnets_kit.grader.isolation import GRADER_MOUNT, SCRATCH_MOUNT, confine, confinement, grader_copy
 from resnets_kit.grader.limits import (
     DEFAULT_MEMORY_LIMIT,
     DEFAULT_PROCESS_LIMIT,
@@ -123,7 +123,13 @@ def run_sandbox(
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="resnets-sandbox-") as tmp:
         folder = Path(tmp)
-        os.chmod(folder, 0o700)
+        # Without namespaces the sandbox user reaches its scratch folder and the grading files it
+        # imports through this folder: it may pass (711), not list; the rest stays the grader's.
+        os.chmod(folder, 0o711 if isolate and not how.namespaces else 0o700)
+        if isolate and not how.namespaces:
+            boot_path = str(grader_copy(folder / "grader"))
+        else:
+            boot_path = GRADER_MOUNT if isolate else str(REPO_ROOT)
         present = [f for f in GRADED_FUNCTIONS if f in cells]
         used = sorted({name for f in GRADED_FUNCTIONS for name in EXERCISES[f].uses})
         references = json.dumps({name: sources[name] for name in used}).encode()
@@ -134,7 +140,7 @@ def run_sandbox(
         while runs:
             define, check = runs.pop(0)
             run_dir = folder / f"run{len(os.listdir(folder))}"
-            run_dir.mkdir()
+            run_dir.mkdir(mode=0o711)
             scratch = run_dir / "scratch"
             scratch.mkdir()
             job = {
@@ -174,10 +180,11 @@ def run_sandbox(
                     return references
                 return None
 
-            boot = _BOOT.format(path=GRADER_MOUNT if isolate else str(REPO_ROOT))
+            boot = _BOOT.format(path=boot_path)
             command = [sys.executable, "-I", "-B", "-c", boot, "job.json", "events.jsonl"]
             if isolate:
                 command, _ = confine(command, scratch, run_dir / "etc")
+            if isolate and how.namespaces:
                 env = sandbox_env(SCRATCH_MOUNT, "/tmp", token)
             else:
                 env = sandbox_env(str(scratch), str(scratch), token)
@@ -268,6 +275,7 @@ def grade_cells(
     course_root: Path | None = None,
     in_process_checks: bool = False,
     process_limit: int = DEFAULT_PROCESS_LIMIT,
+    overlap: bool = True,
 ) -> Grade:
     """Grade the answer cells of one submission: sandbox, guard, then checks.
 
@@ -279,6 +287,10 @@ def grade_cells(
         in_process_checks: run the checks in this process (tests; this process then imports
             TensorFlow) instead of a fresh one.
         process_limit: most processes in the sandbox's tree.
+        overlap: start the check process beside the sandbox, so that it imports TensorFlow and
+            checks records while the sandbox still runs (faster; the two processes' memory adds
+            up: about 0.9 GiB at the peak); False starts it once the sandbox has ended (slower;
+            the peak is one process's: for containers with little memory).
 
     Returns:
         A :class:`Grade`. A function with a verdict fails all its test cells with that verdict.
@@ -288,7 +300,7 @@ def grade_cells(
     """
     plan = grading_plan()
     guard = None if confinement() is not None else guard_for(course_root)
-    checker = None if in_process_checks else Checker(plan, memory_limit)
+    checker = None if in_process_checks or not overlap else Checker(plan, memory_limit)
     # Records are checked as they come only in an isolated sandbox: without one, student code
     # could change files the checks read while it still runs (the guard restores them after).
     early = checker if guard is None else None
@@ -310,6 +322,8 @@ def grade_cells(
         for name, record in sandbox.records.items()
         if sandbox.verdicts.get(name) in (None, "tampered")
     }
+    if checker is None and not in_process_checks:
+        checker = Checker(plan, memory_limit)
     outcomes = check_records(records, plan) if checker is None else checker.finish(records)
     for grade_id, cell in plan.items():
         verdict = sandbox.verdicts.get(cell.function)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 #: Verdicts of a graded function, besides ``None`` (it ran and was checked).
 VERDICTS = ("timeout", "out_of_memory", "process_limit", "crashed", "tampered")
+#: When several functions have verdicts, a submission's status is the first of this order.
+VERDICT_PRECEDENCE = ("tampered", "crashed", "process_limit", "out_of_memory", "timeout")
 #: The ``ename`` of the error output a test cell gets for each verdict.
 VERDICT_ERRORS = {
     "timeout": "TimeLimitExceeded",

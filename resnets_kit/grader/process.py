@@ -32,15 +32,39 @@ def process_tree(pid: int) -> list:
         return []
 
 
+def _private_memory(pid: int, proportional: bool) -> int | None:
+    """Anonymous and shared-memory pages of a process, bytes (``RssAnon + RssShmem`` of
+    ``/proc/PID/status``; ``proportional``: ``Pss_Anon + Pss_Shmem`` of ``smaps_rollup``); None
+    where the kernel does not give them."""
+    name, keys = (
+        ("smaps_rollup", ("Pss_Anon:", "Pss_Shmem:"))
+        if proportional
+        else ("status", ("RssAnon:", "RssShmem:"))
+    )
+    try:
+        text = Path(f"/proc/{pid}/{name}").read_text()
+    except OSError:
+        return None
+    values = [int(line.split()[1]) * 1024 for line in text.splitlines() if line.startswith(keys)]
+    return sum(values) if len(values) == 2 else None
+
+
 def _memory(processes, proportional: bool = False) -> int:
-    """Resident memory of processes, bytes; ``proportional``: their proportional set size
-    instead (pages shared between them split among their users, so counted once)."""
+    """Memory of processes, bytes: their anonymous and shared-memory pages (what they allocated;
+    the pages of the libraries and files they map are left out: shared, and reclaimable, they are
+    not the code's doing: TensorFlow's libraries alone are about 0.5 GiB of a process's resident
+    memory). ``proportional``: pages shared between them (a fork's) split among their users, so
+    counted once. Where the kernel does not give these figures: the resident (or proportional) set
+    size, libraries included."""
     import psutil
 
     total = 0
     for process in processes:
         with contextlib.suppress(psutil.Error):
-            total += process.memory_full_info().pss if proportional else process.memory_info().rss
+            private = _private_memory(process.pid, proportional)
+            if private is None:
+                private = process.memory_full_info().pss if proportional else process.memory_info().rss
+            total += private
     return total
 
 
@@ -217,9 +241,10 @@ def run_watched(
         env: its whole environment.
         deadline: a function of no argument returning the current time limit as a
             ``time.monotonic()`` value (it may move as the process reports progress).
-        memory_limit: largest memory of the process tree, bytes: its resident memory, or where
-            that is over the limit its proportional set size (pages shared by forked processes
-            counted once), plus what its in-memory files (``memfd_create``) hold; given, the
+        memory_limit: largest memory of the process tree, bytes: the memory its processes
+            allocated (:func:`_memory`: anonymous and shared-memory pages, not the libraries' file
+            pages), or where that is over the limit its proportional share (pages shared by
+            forked processes counted once), plus what its in-memory files (``memfd_create``) hold; given, the
             process also gets resource limits (file size
             :data:`~resnets_kit.grader.limits.FILE_SIZE_LIMIT`, no core dumps, an address-space
             backstop) and a session keyring of its own. None: memory is not watched.
