@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -342,6 +343,8 @@ def test_each_log_names_the_sandboxs_mode(graded):
     assert stdout.startswith("sandbox: user:" if GRADESCOPE_MODE == "user" else "sandbox: bwrap:"), stdout
     _, stdout = graded["graded"]["reference"]["prairielearn"]
     assert stdout.startswith("sandbox: "), stdout
+    full = assignment.points()
+    assert "points per function: " + ", ".join(f"{f} {p:g}" for f, p in full.items()) in stdout
 
 
 def test_the_user_mode_runs_the_graders_own_python_or_says_why(monkeypatch):
@@ -483,3 +486,31 @@ def test_the_container_memory_is_read_from_this_processs_own_cgroup(tmp_path):
     v2 = package._cgroup_files("0::/job2\n", tmp_path)
     assert v2[0] == tmp_path / "job2" / "memory.max"
     assert isinstance(package.container_memory(), int | type(None))
+
+
+def test_a_check_process_whose_grader_was_killed_ends(tmp_path):
+    # a grader killed from outside (a container stopped, an interrupted benchmark) leaves no check
+    # process behind waiting for a job that will never come
+    import psutil
+
+    script = (
+        "import time\n"
+        "from resnets_kit.grader.check_server import Checker\n"
+        "from resnets_kit.grader.plan import grading_plan\n"
+        "checker = Checker(grading_plan(), 2**31)\n"
+        "time.sleep(600)\n"
+    )
+    grader = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 60
+        children = []
+        while time.monotonic() < deadline and not children:
+            children = psutil.Process(grader.pid).children()
+            time.sleep(0.2)
+        assert children, "the check process did not start"
+        check = children[0]
+        time.sleep(1)
+    finally:
+        grader.kill()
+        grader.wait()
+    assert psutil.wait_procs([check], timeout=120)[1] == [], "the check process outlived its grader"

@@ -104,7 +104,6 @@ class SubmissionResult:
             (each with 0 points when the submission was not graded).
         notes: what grading did with the copied cells of the notebook, one line each.
         seconds: wall time of the grading.
-        gradable: False for ``invalid`` and ``error`` (no points were decided).
     """
 
     status: str
@@ -115,14 +114,17 @@ class SubmissionResult:
 
     @property
     def gradable(self) -> bool:
+        """Whether points were decided (not ``invalid``, not ``error``)."""
         return self.status not in ("invalid", "error")
 
     @property
     def score(self) -> float:
+        """The points earned, over all test cells."""
         return sum(c.points for c in self.cells)
 
     @property
     def max_score(self) -> float:
+        """The points of all test cells of the source notebook (30)."""
         return sum(c.cell.max_points for c in self.cells)
 
     def function_points(self) -> dict[str, float]:

@@ -198,6 +198,7 @@ def grade_folder(folder: Path, name: str):
         print(f"grading {notebook.name} with {options}", flush=True)
         result = grade_submission(notebook, **options)
     print(f"status: {result.status}; {result.score:g} of {result.max_score:g} points; {result.seconds:.1f} s")
+    print("points per function: " + ", ".join(f"{f} {p:g}" for f, p in result.function_points().items()))
     for line in [result.message, *result.notes]:
         if line:
             print(line)

@@ -46,7 +46,8 @@ def serve_main(folder: Path) -> int:
     ``job-0.json``, ``job-1.json``, ...: ``{"function": name, "record": record or null}``,
     ``{"prebuild": model configuration}`` (see :func:`structure_model`) or ``{"end": true}``.
     For each function job it writes ``outcome-N.json`` (that function's ``grade_id`` to
-    outcome); at the end job it exits with status 0."""
+    outcome); at the end job it exits with status 0, and with status 1 as soon as the grader that
+    started it (``grader.pid``) is no longer its parent while it waits for a job."""
     from test_utils import import_tensorflow
 
     import_tensorflow()
@@ -60,9 +61,12 @@ def serve_main(folder: Path) -> int:
         for grade_id, c in json.loads((folder / "plan.json").read_text()).items()
     }
     number = 0
+    grader = int((folder / "grader.pid").read_text())
     while True:
         path = folder / f"job-{number}.json"
         while not path.exists():
+            if os.getppid() != grader:  # the grader is gone (killed): nobody will hand a job
+                os._exit(1)
             time.sleep(0.02)
         job = json.loads(path.read_text())
         number += 1
@@ -104,6 +108,7 @@ class Checker:
         #: ("", "end").
         self.jobs: list[tuple[str, str]] = []
         _write_atomically(self.folder / "plan.json", {g: vars(c) for g, c in plan.items()})
+        (self.folder / "grader.pid").write_text(str(os.getpid()))
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
         # The grading code of this process (the project, or an exported package's copy), whether
         # or not it is installed in the environment: isolated mode (-I) ignores PYTHONPATH.
