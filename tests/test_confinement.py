@@ -296,3 +296,17 @@ def test_where_bubblewrap_is_installed_the_sandbox_is_confined():
     if not isolation.shutil.which("bwrap") or os.environ.get(isolation.SETTING) == "off":
         pytest.skip("bubblewrap is not installed here")
     assert isolation.isolation_available(), isolation._STATE
+
+
+def test_memory_counts_what_a_process_allocates_not_the_libraries_it_maps():
+    import psutil
+
+    me = [psutil.Process()]
+    before = process._memory(me)
+    hog = bytearray(300 * 2**20)  # zero-filled: every page touched
+    grown = process._memory(me) - before
+    assert 280 * 2**20 < grown < 340 * 2**20, grown
+    assert process._memory(me, proportional=True) >= len(hog) * 0.9
+    # the mapped libraries and files are left out: less than the resident set
+    assert process._memory(me) < psutil.Process().memory_info().rss
+    del hog

@@ -52,7 +52,7 @@ def _private_memory(pid: int, proportional: bool) -> int | None:
 def _memory(processes, proportional: bool = False) -> int:
     """Memory of processes, bytes: their anonymous and shared-memory pages (what they allocated;
     the pages of the libraries and files they map are left out: shared, and reclaimable, they are
-    not the code's doing: TensorFlow's libraries alone are about 0.5 GiB of a process's resident
+    not the code's doing: TensorFlow's libraries alone are about 0.3 GiB of a process's resident
     memory). ``proportional``: pages shared between them (a fork's) split among their users, so
     counted once. Where the kernel does not give these figures: the resident (or proportional) set
     size, libraries included."""
