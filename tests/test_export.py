@@ -389,7 +389,7 @@ def test_the_grader_copy_and_the_student_data_are_private_while_grading(graded):
 def test_the_copied_cell_is_graded_as_the_class_grader_grades_it_and_said(graded):
     gs, _ = graded["graded"]["copied-cells"]["gradescope"]
     assert gs["score"] == sum(assignment.points().values())
-    assert "Copied cells: 2 copies of the answer cell 'identity_block'" in gs["output"]
+    assert "Note: 2 copies of the answer cell 'identity_block'" in gs["output"]
 
 
 def test_the_packages_hold_the_grader_and_nothing_of_the_students_release(graded):
@@ -514,3 +514,102 @@ def test_a_check_process_whose_grader_was_killed_ends(tmp_path):
         grader.kill()
         grader.wait()
     assert psutil.wait_procs([check], timeout=120)[1] == [], "the check process outlived its grader"
+
+
+def test_a_submitted_link_is_not_followed_and_nothing_it_points_to_is_read(tmp_path):
+    # as root the grader could read what the link points to: a file only root may read, or the
+    # grader's own copy of the reference solution
+    secret = tmp_path / "secret.txt"
+    secret.write_text("canary-root-only-0123456789abcdef\n")
+    secret.chmod(0o600)
+    for target in (secret, SOURCE_NOTEBOOK):
+        submission = tmp_path / f"submission-{target.stem}"
+        submission.mkdir()
+        (submission / course.NOTEBOOK_NAME).symlink_to(target)
+        result = package.grade_folder(submission, course.NOTEBOOK_NAME)
+        assert result.status == "invalid" and result.score == 0, target
+        assert "symbolic link" in result.message and "canary" not in result.message
+    # a linked folder is not entered either
+    linked = tmp_path / "submission-folder"
+    linked.mkdir()
+    (linked / "answers").symlink_to(SOURCE_NOTEBOOK.parent, target_is_directory=True)
+    path, why = package.find_notebook(linked, course.NOTEBOOK_NAME)
+    assert path is None and "no .ipynb file" in why
+
+
+def test_the_copy_graded_is_a_regular_file_read_without_following_links(tmp_path):
+    link = tmp_path / "link.ipynb"
+    link.symlink_to(SOURCE_NOTEBOOK)
+    assert "symbolic link" in package.private_copy(link, tmp_path / "copy.ipynb")
+    os.mkfifo(tmp_path / "pipe.ipynb")
+    assert "not a regular file" in package.private_copy(tmp_path / "pipe.ipynb", tmp_path / "copy.ipynb")
+    big = tmp_path / "big.ipynb"
+    big.write_bytes(b" " * 2048)
+    assert "over the" in package.private_copy(big, tmp_path / "copy.ipynb", limit=1024)
+    assert package.private_copy(SOURCE_NOTEBOOK, tmp_path / "copy.ipynb") == ""
+    assert (tmp_path / "copy.ipynb").read_bytes() == SOURCE_NOTEBOOK.read_bytes()
+    assert (tmp_path / "copy.ipynb").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_notebook_nearest_the_top_is_graded(tmp_path):
+    (tmp_path / "A_old").mkdir()
+    for folder in (tmp_path, tmp_path / "A_old"):
+        (folder / course.NOTEBOOK_NAME).write_text("{}")
+    path, _ = package.find_notebook(tmp_path, course.NOTEBOOK_NAME)
+    assert path == tmp_path / course.NOTEBOOK_NAME
+
+
+def test_a_grader_that_cannot_run_writes_no_gradescope_result_and_says_why_to_the_instructor(tmp_path):
+    root = tmp_path / "autograder"
+    (root / "submission").mkdir(parents=True)
+    shutil.copyfile(SOURCE_NOTEBOOK, root / "submission" / course.NOTEBOOK_NAME)
+    env = dict(os.environ, RESNETS_SANDBOX_ISOLATION="no-such-mode")
+    done = subprocess.run(
+        [sys.executable, "-m", "resnets_kit.export", "run", "gradescope", "--root", str(root)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert not (root / "results" / "results.json").exists()
+    assert "grading error: RESNETS_SANDBOX_ISOLATION='no-such-mode' is not a confinement mode" in done.stdout
+    # PrairieLearn: not gradable (no attempt charged), a short message without the diagnosis
+    root = tmp_path / "grade"
+    (root / "student").mkdir(parents=True)
+    shutil.copyfile(SOURCE_NOTEBOOK, root / "student" / course.NOTEBOOK_NAME)
+    done = subprocess.run(
+        [sys.executable, "-m", "resnets_kit.export", "run", "prairielearn", "--root", str(root)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 1
+    document = json.loads((root / "results" / "results.json").read_text())
+    assert document["gradable"] is False and "tell your instructor" in document["format_errors"][0]
+    assert "no-such-mode" not in json.dumps(document)
+
+
+def test_an_answer_cell_turned_into_markdown_is_graded_as_code_and_said(tmp_path, monkeypatch):
+    import resnets_kit.grader.orchestrate as orchestrate
+    from resnets_kit.export import grading
+
+    nb = fill_answers(nbformat.read(course.STUDENT_NOTEBOOK, as_version=4))
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "identity_block":
+            cell.cell_type = "markdown"
+            cell.pop("outputs", None)
+            cell.pop("execution_count", None)
+    path = tmp_path / course.NOTEBOOK_NAME
+    nbformat.write(nb, path)
+    graded = {}
+
+    def grade_cells(cells, **options):  # what would be graded; the sandbox is not needed here
+        graded.update(cells)
+        raise grading.GradingError("stop here")
+
+    monkeypatch.setattr(orchestrate, "grade_cells", grade_cells)
+    result = grading.grade_submission(path)
+    assert graded["identity_block"] == solution_sources()["identity_block"]
+    assert "the answer cell 'identity_block' was a markdown cell: it was graded as code" in result.notes

@@ -6,8 +6,9 @@
     python -m resnets_kit.export prairielearn OUT [--image NAME] # a question folder for a course repository
     python -m resnets_kit.export run gradescope|prairielearn --root DIR   # grade (the packages' entry points)
 
-Exit status: 0 when written (``run``: when results.json was written, whatever the grade); 2 for a
-usage error (OUT not empty, a ROOT without the expected layout).
+Exit status: 0 when written (``run``: when the submission was graded, whatever the grade); 1 for
+``run`` when the grading itself could not run (see the log; Gradescope then gets no results); 2
+for a usage error (OUT not empty, a ROOT without the expected layout).
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         wanted = "submission" if args.grader == "gradescope" else "student"
         if not (root / wanted).is_dir():
             parser.error(f"{root} has no {wanted}/ folder: not a {args.grader} layout")
-        module.run(root)
-        return 0
+        result = module.run(root)
+        return 1 if result.status == "error" else 0
     try:
         if args.command == "gradescope":
             from resnets_kit.export.gradescope import write_package

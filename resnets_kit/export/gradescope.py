@@ -69,7 +69,7 @@ def results_document(result: SubmissionResult) -> dict:
     output = [summary_line(result)]
     if result.message:
         output.append(result.message)
-    output += [f"Copied cells: {note}." for note in result.notes]
+    output += [f"Note: {note}." for note in result.notes]
     return {
         "score": result.score,
         "execution_time": round(result.seconds),
@@ -114,7 +114,9 @@ def write_package(out: Path, course_root: Path | None = None) -> Path:
 
 
 def run(root: Path = DEFAULT_ROOT) -> SubmissionResult:
-    """Grade the submission of an autograder folder and write its ``results/results.json``.
+    """Grade the submission of an autograder folder and write its ``results/results.json``; where
+    the grading itself could not run (status ``error``), write none, so that Gradescope shows the
+    run as failed (and the instructor can regrade) instead of recording 0 points.
 
     The grader's files (``source/``), the submission and Gradescope's
     ``submission_metadata.json`` are made readable by root only first, so that the sandbox's
@@ -130,5 +132,6 @@ def run(root: Path = DEFAULT_ROOT) -> SubmissionResult:
     results.mkdir(parents=True, exist_ok=True)
     make_private(root / "source", root / "submission", root / "submission_metadata.json", results)
     result = grade_folder(root / "submission", NOTEBOOK_NAME)
-    write_json(results / "results.json", results_document(result))
+    if result.status != "error":  # else no results: Gradescope then shows the run as failed
+        write_json(results / "results.json", results_document(result))
     return result

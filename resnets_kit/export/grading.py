@@ -102,8 +102,10 @@ class SubmissionResult:
             without a verdict): why it was not graded and what to do, or each verdict's sentence.
         cells: one :class:`CellResult` per test cell of the source notebook, in notebook order
             (each with 0 points when the submission was not graded).
-        notes: what grading did with the copied cells of the notebook, one line each.
+        notes: what grading did with the notebook as submitted (copied cells, an answer cell
+            whose type was changed), one line each.
         seconds: wall time of the grading.
+        detail: for the instructor's log only: why the grading could not run (status ``error``).
     """
 
     status: str
@@ -111,6 +113,7 @@ class SubmissionResult:
     cells: list[CellResult]
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    detail: str = ""
 
     @property
     def gradable(self) -> bool:
@@ -182,6 +185,9 @@ def grade_submission(
     for cell in notebook.cells:  # nbgrader's OverwriteCells gives an answer cell its type back
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if meta.get("solution") and meta.get("grade_id") in GRADED_FUNCTIONS and cell.cell_type != "code":
+            notes.append(
+                f"the answer cell '{meta['grade_id']}' was a {cell.cell_type} cell: it was graded as code"
+            )
             cell.cell_type = "code"
     try:
         grade = grade_cells(
@@ -194,10 +200,10 @@ def grade_submission(
     except GradingError as error:
         result = not_graded(
             "error",
-            f"The grader could not run (not your submission's doing; tell your instructor): {error}",
+            "The grader could not run. This is not your submission's doing; tell your instructor.",
             started,
         )
-        result.notes = notes
+        result.notes, result.detail = notes, f"grading error: {error}"
         return result
     cells = []
     for cell in source_test_cells():

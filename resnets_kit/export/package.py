@@ -148,15 +148,29 @@ def make_private(*paths: Path) -> None:
 
 
 def find_notebook(folder: Path, name: str) -> tuple[Path | None, str]:
-    """The submitted notebook in ``folder`` (searched recursively): ``name`` when present, else the
-    only ``.ipynb`` file. Returns the path (None: none to grade) and a sentence for the student
-    when there is something to say (none, or several without ``name``)."""
-    found = sorted(p for p in folder.rglob("*.ipynb") if p.is_file() and ".ipynb_checkpoints" not in p.parts)
+    """The submitted notebook in ``folder`` (searched recursively, symbolic links neither followed
+    nor taken): ``name`` when present (the one nearest the top), else the only ``.ipynb`` file.
+    Returns the path (None: none to grade) and a sentence for the student when there is something
+    to say (none, several without ``name``, or a link where a notebook should be)."""
+    found, links = [], []
+    for top, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if d != ".ipynb_checkpoints")
+        for file in files:
+            path = Path(top) / file
+            if file.endswith(".ipynb"):
+                (links if path.is_symlink() else found).append(path)
+    found = [p for p in found if p.is_file()]
+    found.sort(key=lambda p: (len(p.relative_to(folder).parts), str(p)))
     named = [p for p in found if p.name == name]
     if named:
         return named[0], ""
     if len(found) == 1:
         return found[0], ""
+    if links and not found:
+        return (
+            None,
+            f"Not graded: {links[0].name} is a symbolic link, not a notebook. Submit the {name} file itself.",
+        )
     if not found:
         return None, f"Not graded: the submission holds no .ipynb file. Submit your {name}."
     names = ", ".join(p.name for p in found[:10])
@@ -165,6 +179,30 @@ def find_notebook(folder: Path, name: str) -> tuple[Path | None, str]:
         f"Not graded: the submission holds several notebooks ({names}) and none is named {name}. "
         f"Submit only your {name}.",
     )
+
+
+def private_copy(notebook: Path, dest: Path, limit: int = 64 * 2**20) -> str:
+    """Copy a submitted file into ``dest`` (mode 600), opened without following a symbolic link
+    and only when it is a regular file of at most ``limit`` bytes, so that the grader (root) never
+    reads, through a submission, a file the submission's author could not. Returns an empty
+    string, or why the file was not copied (for the student)."""
+    import stat
+
+    try:
+        handle = os.open(notebook, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return f"Not graded: {notebook.name} could not be opened as a file (a symbolic link?). Submit the file itself."
+    with os.fdopen(handle, "rb") as source:
+        info = os.fstat(source.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return f"Not graded: {notebook.name} is not a regular file. Submit the notebook file itself."
+        if info.st_size > limit:
+            size = f"{info.st_size / 2**20:.0f} MiB"
+            return f"Not graded: {notebook.name} is {size}, over the {limit // 2**20} MiB limit."
+        data = source.read(limit + 1)
+    dest.write_bytes(data)
+    dest.chmod(0o600)
+    return ""
 
 
 def write_json(path: Path, document: dict) -> None:
@@ -179,6 +217,7 @@ def grade_folder(folder: Path, name: str):
     """Grade the notebook of a submission folder (:func:`find_notebook`) under this package's
     settings fitted to the container (:func:`grading_options`); print the whole result for the
     instructor's log. Returns the :class:`~resnets_kit.export.grading.SubmissionResult`."""
+    import tempfile
     import time
 
     from resnets_kit.export.grading import grade_submission, not_graded
@@ -186,18 +225,24 @@ def grade_folder(folder: Path, name: str):
     from resnets_kit.grader.outcomes import GradingError
 
     notebook, why = find_notebook(folder, name)
-    if notebook is None:
-        result = not_graded("invalid", why, time.monotonic())
-    else:
-        options = grading_options(package_settings(), container_memory())
-        try:
-            how = confinement()
-            print(f"sandbox: {how.describe() if how else 'off (not confined)'}")
-        except GradingError:
-            pass  # grade_submission reports it
-        print(f"grading {notebook.name} with {options}", flush=True)
-        result = grade_submission(notebook, **options)
+    with tempfile.TemporaryDirectory(prefix="resnets-submission-") as tmp:
+        copy = Path(tmp) / name
+        if notebook is not None:
+            why = private_copy(notebook, copy)
+        if why:
+            result = not_graded("invalid", why, time.monotonic())
+        else:
+            options = grading_options(package_settings(), container_memory())
+            try:
+                how = confinement()
+                print(f"sandbox: {how.describe() if how else 'off (not confined)'}")
+            except GradingError:
+                pass  # grade_submission reports it
+            print(f"grading {notebook.relative_to(folder)} with {options}", flush=True)
+            result = grade_submission(copy, **options)
     print(f"status: {result.status}; {result.score:g} of {result.max_score:g} points; {result.seconds:.1f} s")
+    if result.detail:
+        print(result.detail)
     print("points per function: " + ", ".join(f"{f} {p:g}" for f, p in result.function_points().items()))
     for line in [result.message, *result.notes]:
         if line:

@@ -37,7 +37,7 @@ def results_document(result: SubmissionResult) -> dict:
     ``gradable: false`` with ``format_errors``.
     """
     lines = [result.message] if result.message else []
-    lines += [f"Copied cells: {note}." for note in result.notes]
+    lines += [f"Note: {note}." for note in result.notes]
     if not result.gradable:
         return {"gradable": False, "format_errors": [result.message], "message": "\n".join(lines)}
     tests = [
