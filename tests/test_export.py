@@ -560,33 +560,20 @@ def test_the_notebook_nearest_the_top_is_graded(tmp_path):
 
 
 def test_a_grader_that_cannot_run_writes_no_gradescope_result_and_says_why_to_the_instructor(tmp_path):
-    root = tmp_path / "autograder"
-    (root / "submission").mkdir(parents=True)
-    shutil.copyfile(SOURCE_NOTEBOOK, root / "submission" / course.NOTEBOOK_NAME)
     env = dict(os.environ, RESNETS_SANDBOX_ISOLATION="no-such-mode")
-    done = subprocess.run(
-        [sys.executable, "-m", "resnets_kit.export", "run", "gradescope", "--root", str(root)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert not (root / "results" / "results.json").exists()
-    assert "grading error: RESNETS_SANDBOX_ISOLATION='no-such-mode' is not a confinement mode" in done.stdout
+    done = {}
+    for grader, folder in (("gradescope", "submission"), ("prairielearn", "student")):
+        root = tmp_path / grader
+        (root / folder).mkdir(parents=True)
+        shutil.copyfile(SOURCE_NOTEBOOK, root / folder / course.NOTEBOOK_NAME)
+        command = [sys.executable, "-m", "resnets_kit.export", "run", grader, "--root", str(root)]
+        done[grader] = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+        assert done[grader].returncode == 1, done[grader].stdout + done[grader].stderr
+    assert not (tmp_path / "gradescope" / "results" / "results.json").exists()
+    why = "grading error: RESNETS_SANDBOX_ISOLATION='no-such-mode' is not a confinement mode"
+    assert why in done["gradescope"].stdout
     # PrairieLearn: not gradable (no attempt charged), a short message without the diagnosis
-    root = tmp_path / "grade"
-    (root / "student").mkdir(parents=True)
-    shutil.copyfile(SOURCE_NOTEBOOK, root / "student" / course.NOTEBOOK_NAME)
-    done = subprocess.run(
-        [sys.executable, "-m", "resnets_kit.export", "run", "prairielearn", "--root", str(root)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert done.returncode == 1
-    document = json.loads((root / "results" / "results.json").read_text())
+    document = json.loads((tmp_path / "prairielearn" / "results" / "results.json").read_text())
     assert document["gradable"] is False and "tell your instructor" in document["format_errors"][0]
     assert "no-such-mode" not in json.dumps(document)
 
