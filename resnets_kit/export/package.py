@@ -14,11 +14,12 @@ import shutil
 from pathlib import Path
 
 from resnets_kit import REPO_ROOT
+from resnets_kit.assignment import SOURCE_NOTEBOOK
 
 #: Files and folders of the project copied into a package, relative to the project's root.
 GRADER_FILES = (
     "resnets_kit",
-    "notebooks/Residual_Networks_solution.ipynb",
+    SOURCE_NOTEBOOK.relative_to(REPO_ROOT).as_posix(),
     "public_tests.py",
     "test_utils.py",
     "resnets_utils.py",
