@@ -354,7 +354,10 @@ def predict_image(model, path: str | os.PathLike[str]) -> tuple[np.ndarray, int]
 
     Returns:
         ``(probabilities, predicted_class)``: a float32 array (C,) (summing to 1 for a softmax
-        output) and the index of its largest entry as an ``int``.
+        output) and the index of its largest entry as an ``int``. The probabilities are
+        ``model.predict``'s, i.e. BatchNorm in inference mode, the same as
+        ``model(x, training=False)``; a plain ``model(x)`` of the assignment's ResNet50 runs its
+        blocks' BatchNorm in training mode instead (notebook section 5.2).
 
     Raises:
         FileNotFoundError: the file does not exist.
