@@ -88,3 +88,43 @@ def test_export_footprint_grades_the_reference_and_a_notebook_with_a_mistake_per
     changed = answers(books["one mistake per function"])
     assert all(changed[name] != reference[name] for name in functions)
     assert {mistakes.get(n).function for n in footprint.MISTAKES} == functions
+
+
+def test_the_varied_class_of_the_class_grading_benchmark(tmp_path):
+    """20 submissions: references, catalogue mistakes that each change their function's cell, and
+    hostile ones; every file a notebook nbformat validates."""
+    import nbformat
+
+    from resnets_kit import course
+    from resnets_kit.grader.isolation import isolation_available
+
+    bench = _load("class_grading")
+    pristine = course.fresh_course(tmp_path / "pristine")
+    (pristine / "source" / course.ASSIGNMENT).mkdir(parents=True, exist_ok=True)
+    source = pristine / "source" / course.ASSIGNMENT / course.NOTEBOOK_NAME
+    source.write_bytes(SOURCE_NOTEBOOK.read_bytes())
+    bench.write_class("varied", 0, pristine, tmp_path / "submitted")
+    students = sorted(p.name for p in (tmp_path / "submitted").iterdir())
+    assert len(students) == (20 if isolation_available() else 18)
+    assert sum(s.startswith("reference-") for s in students) == 6
+    assert sum(s.startswith("hostile-") for s in students) >= 3
+    original = {
+        c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(source, as_version=4).cells
+    }
+    mistakes = [s for s in students if s.startswith("mistake-")]
+    assert len(mistakes) == 9
+    functions = set()
+    for student_id in students:
+        nb = nbformat.read(tmp_path / "submitted" / student_id / course.ASSIGNMENT / course.NOTEBOOK_NAME, 4)
+        nbformat.validate(nb)
+        changed = [
+            c.metadata["nbgrader"]["grade_id"]
+            for c in nb.cells
+            if original.get(c.metadata["nbgrader"]["grade_id"]) != c.source
+        ]
+        if student_id.startswith("reference-"):
+            assert changed == []
+        elif student_id.startswith("mistake-"):
+            assert len(changed) == 1, (student_id, changed)
+            functions.update(changed)
+    assert functions == {"identity_block", "convolutional_block", "ResNet50"}

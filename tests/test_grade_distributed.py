@@ -91,11 +91,32 @@ def grading_processes() -> list[psutil.Process]:
             command = " ".join(process.cmdline())
         except psutil.Error:
             continue
-        if alive(process) and any(
-            w in command for w in ("nbgrader", "resnets_kit.grader.sandbox", "resnets_kit.grader.reaper")
-        ):
+        if alive(process) and any(w in command for w in (*JOB_WORDS, "resnets_kit.grader.sandbox")):
             found.append(process)
     return found
+
+
+#: Words of the command line of a grading job's top process: a cold job runs ``nbgrader`` under
+#: the reaper, a warm one is a fork of the worker's warm server (the same command line).
+JOB_WORDS = ("nbgrader", "resnets_kit.grader.reaper", "resnets_kit.classgrade.warm")
+
+
+def job_student(process: psutil.Process) -> str | None:
+    """The student a grading job's top process grades, or None if it is not one: a cold job's
+    command names it; a warm job (a fork of the warm server, whose parent has the same command)
+    runs in a scratch course with that student's folder alone in ``submitted/``."""
+    command = process.cmdline()
+    if "resnets_kit.grader.reaper" in command and "--student" in command:
+        return command[command.index("--student") + 1]
+    parent = process.parent()
+    if (
+        any("resnets_kit.classgrade.warm" in part for part in command)
+        and parent is not None
+        and parent.cmdline() == command
+    ):
+        folders = list((Path(process.cwd()) / "submitted").iterdir())
+        return folders[0].name if len(folders) == 1 else None
+    return None
 
 
 class WorkerKiller(threading.Thread):
@@ -114,22 +135,19 @@ class WorkerKiller(threading.Thread):
         while not self.done.is_set():
             for process in me.children(recursive=True):
                 try:
-                    command = process.cmdline()
+                    student = job_student(process)
                     started = process.create_time()
-                except psutil.Error:
-                    continue
-                if "resnets_kit.grader.reaper" not in command or "--student" not in command:
-                    continue
-                if time.time() - started < KILL_AFTER:
-                    continue
-                try:
+                    if student is None or time.time() - started < KILL_AFTER:
+                        continue
                     worker = process.parent()
+                    if "resnets_kit.grader.reaper" not in process.cmdline():
+                        worker = worker.parent()  # warm: the worker started the server
                     job = [process, *process.children(recursive=True)]
-                except psutil.Error:
+                except (psutil.Error, OSError):
                     continue
                 assert worker is not None and worker.pid != os.getpid()
                 worker.kill()
-                self.student = command[command.index("--student") + 1]
+                self.student = student
                 self.worker, self.job = worker, job
                 return
             time.sleep(0.2)

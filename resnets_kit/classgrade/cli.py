@@ -39,7 +39,13 @@ from resnets_kit.classgrade.reports import (
     summary,
     write_csv,
 )
-from resnets_kit.classgrade.student import DEFAULT_TIMEOUT, Result, autograde_student, place_submission
+from resnets_kit.classgrade.student import (
+    DEFAULT_TIMEOUT,
+    Result,
+    autograde_student,
+    nbgrader_env,
+    place_submission,
+)
 from resnets_kit.classgrade.submissions import (
     UsageError,
     duplicate_notes,
@@ -120,6 +126,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="grade on a running Dask cluster, e.g. tcp://10.0.0.5:8786 (its workers need this "
         "project installed; see README.md)",
     )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="start a fresh `nbgrader autograde` command per student instead of a fork of a warm "
+        "worker that imported nbgrader and TensorFlow once (slower; the grades are the same)",
+    )
     args = parser.parse_args(argv)
     if args.timeout <= 0:
         parser.error("--timeout must be positive")
@@ -128,6 +140,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.scheduler and args.workers != 1:
         parser.error("--workers starts a local cluster; it cannot be combined with --scheduler")
     return args
+
+
+def start_warm_worker():
+    """A :class:`~resnets_kit.classgrade.warm.WarmWorker` with nbgrader's environment, or None
+    (with a warning) where none can start: the class is then graded with fresh commands."""
+    from resnets_kit.classgrade import warm
+
+    if not warm.available():
+        return None
+    try:
+        return warm.WarmWorker(env=nbgrader_env())
+    except RuntimeError as err:
+        print(f"warning: {err}; grading without a warm worker", file=sys.stderr)
+        return None
 
 
 def grade_class(
@@ -139,6 +165,7 @@ def grade_class(
     timeout: float = DEFAULT_TIMEOUT,
     workers: int = 1,
     scheduler: str | None = None,
+    warm: bool = True,
 ) -> list[Result]:
     """Grade every submission of a folder in a course and write the CSV, feedback and logs.
 
@@ -154,6 +181,9 @@ def grade_class(
             (:mod:`resnets_kit.classgrade.cluster`).
         scheduler: the address of a running Dask cluster's scheduler to grade on (``workers`` is
             then not used).
+        warm: grade in forks of a warm worker that imported nbgrader and TensorFlow once
+            (:mod:`resnets_kit.classgrade.warm`, Linux); False: a fresh ``nbgrader autograde``
+            command per student. The grades are the same.
 
     Returns:
         One result per student, sorted by student id.
@@ -214,10 +244,20 @@ def grade_class(
 
     try:
         if workers == 1 and not scheduler:
-            for student_id in to_grade:
-                progress.set_postfix_str(student_id)
-                place_submission(course_root, student_id, found[student_id])
-                report(*autograde_student(course_root, student_id, timeout))
+            worker = start_warm_worker() if warm and to_grade else None
+            try:
+                for student_id in to_grade:
+                    progress.set_postfix_str(student_id)
+                    place_submission(course_root, student_id, found[student_id])
+                    try:
+                        report(*autograde_student(course_root, student_id, timeout, warm=worker))
+                    except RuntimeError as err:  # the warm worker died: the rest are graded cold
+                        progress.write(f"warning: {err}; grading on without a warm worker", sys.stderr)
+                        worker = None
+                        report(*autograde_student(course_root, student_id, timeout))
+            finally:
+                if worker is not None:
+                    worker.close()
         else:
             from resnets_kit.classgrade.cluster import grade_on_cluster  # imports Dask
 
@@ -228,6 +268,7 @@ def grade_class(
                 report,
                 workers=workers,
                 scheduler=scheduler,
+                warm=warm,
             )
     finally:
         progress.close()
@@ -256,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = parse_args(argv)
     feedback_dir = args.feedback_dir or args.out.parent / "feedback"
-    options = (args.timeout, args.workers, args.scheduler)
+    options = (args.timeout, args.workers, args.scheduler, not args.cold)
     try:
         roster = read_roster(args.roster) if args.roster else None
         find_submissions(args.submissions, roster)  # usage errors before any course is built

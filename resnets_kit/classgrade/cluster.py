@@ -135,8 +135,33 @@ def autograded_files(folder: Path, source: Path) -> list[tuple[str, int, bytes |
     return files
 
 
+#: This worker process's warm grading worker (:func:`_warm_worker`), made on its first job.
+_WARM: dict = {}
+
+
+def _warm_worker():
+    """This process's :class:`~resnets_kit.classgrade.warm.WarmWorker`, started on first use and
+    again after it died; None where none can start (the job is then graded cold)."""
+    from resnets_kit.classgrade import warm
+    from resnets_kit.classgrade.student import nbgrader_env
+
+    worker = _WARM.get(os.getpid())
+    if worker is None and warm.available():
+        try:
+            worker = _WARM[os.getpid()] = warm.WarmWorker(env=nbgrader_env())
+        except RuntimeError:
+            worker = None
+    return worker
+
+
 def grade_job(
-    bundle: bytes, student_id: str, notebook: bytes, timestamp: bytes, timeout: float, secret: bytes = b""
+    bundle: bytes,
+    student_id: str,
+    notebook: bytes,
+    timestamp: bytes,
+    timeout: float,
+    secret: bytes = b"",
+    warm: bool = True,
 ) -> dict:
     """Grade one submission in a scratch copy of the course (runs on a worker).
 
@@ -148,6 +173,9 @@ def grade_job(
         timeout: wall-time limit of the autograde, seconds.
         secret: its ``submission_secret.txt`` (``student.submission_secret``), written beside it
             as the sequential command does, so that the autograded folders are the same.
+        warm: autograde in a fork of this worker's warm grading worker
+            (:mod:`resnets_kit.classgrade.warm`; it dies with this process); False, or where it
+            cannot start: a fresh ``nbgrader`` command under the reaper.
 
     Returns:
         ``{"result": <Result fields>, "log": <nbgrader's output>, "files": <autograded_files> or
@@ -166,16 +194,16 @@ def grade_job(
         (submitted / "timestamp.txt").write_bytes(timestamp)
         if secret:
             (submitted / SECRET_FILE).write_bytes(secret)
-        result, log = autograde_student(
-            root,
-            student_id,
-            timeout,
-            wrapper=[sys.executable, "-m", "resnets_kit.grader.reaper", str(os.getpid()), "--"],
-            options=[
-                f"--CourseDirectory.root={root}",
-                f"--CourseDirectory.db_url=sqlite:///{root / GRADEBOOK}",
-            ],
-        )
+        options = [f"--CourseDirectory.root={root}", f"--CourseDirectory.db_url=sqlite:///{root / GRADEBOOK}"]
+        reaper = [sys.executable, "-m", "resnets_kit.grader.reaper", str(os.getpid()), "--"]
+        worker = _warm_worker() if warm else None
+        try:
+            result, log = autograde_student(
+                root, student_id, timeout, wrapper=reaper, options=options, warm=worker
+            )
+        except RuntimeError:  # the warm worker died: this job cold, the next one starts a new worker
+            _WARM.pop(os.getpid(), None)
+            result, log = autograde_student(root, student_id, timeout, wrapper=reaper, options=options)
         folder = root / "autograded" / student_id / ASSIGNMENT
         files = autograded_files(folder, root / "source" / ASSIGNMENT) if result.autograded else None
     _log_run("end")
@@ -245,6 +273,7 @@ def grade_on_cluster(
     *,
     workers: int = 2,
     scheduler: str | None = None,
+    warm: bool = True,
 ) -> None:
     """Grade submissions on a Dask cluster and merge each result into the course as it arrives.
 
@@ -256,6 +285,7 @@ def grade_on_cluster(
             nbgrader's output and a note (empty, or says that the job was run again).
         workers: worker processes of the local cluster (without ``scheduler``).
         scheduler: the address of a running cluster's scheduler, e.g. ``tcp://10.0.0.5:8786``.
+        warm: grade in forks of a warm worker on each Dask worker (see :func:`grade_job`).
 
     Raises:
         UsageError: the scheduler cannot be reached, no worker joins it, or the gradebook is not
@@ -304,7 +334,7 @@ def grade_on_cluster(
             key = f"grade-{student_id}-{digest.hexdigest()[:16]}" + (f"-again{attempt}" if attempt else "")
             secret = submission_secret(student_id, submissions[student_id], timestamp)
             future = client.submit(
-                grade_job, course, student_id, notebook, timestamp, timeout, secret, key=key
+                grade_job, course, student_id, notebook, timestamp, timeout, secret, warm, key=key
             )
             pending[future] = (student_id, attempt)
             finished.add(future)

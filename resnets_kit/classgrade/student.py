@@ -88,8 +88,9 @@ class Result:
     autograded: bool = False
 
 
-def _env() -> dict[str, str]:
-    # nbgrader runs `alembic` (installed beside it) by name when it creates a gradebook.
+def nbgrader_env() -> dict[str, str]:
+    """This process's environment, with this Python's folder first on ``PATH``: nbgrader runs
+    ``alembic`` (installed beside it) by name when it creates a gradebook."""
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     return dict(os.environ, PATH=path)
 
@@ -108,7 +109,7 @@ def run_limited(args: list[str], cwd: Path, timeout: float) -> tuple[int | None,
     """
     end = time.monotonic() + timeout
     with tempfile.TemporaryFile("w+") as log:
-        watched = run_watched(args, cwd=cwd, env=_env(), deadline=lambda: end, output=log)
+        watched = run_watched(args, cwd=cwd, env=nbgrader_env(), deadline=lambda: end, output=log)
         log.seek(0)
         return watched.returncode, log.read()
 
@@ -217,6 +218,7 @@ def autograde_student(
     *,
     wrapper: list[str] | tuple[str, ...] = (),
     options: list[str] | tuple[str, ...] = (),
+    warm=None,
 ) -> tuple[Result, str]:
     """Autograde one placed submission in its own process and classify the outcome.
 
@@ -225,29 +227,25 @@ def autograde_student(
         student_id: the student's id.
         timeout: wall-time limit of the autograde, seconds.
         wrapper: a command that runs the nbgrader command given after it (e.g.
-            :mod:`resnets_kit.grader.reaper` on a Dask worker).
+            :mod:`resnets_kit.grader.reaper` on a Dask worker; not used with ``warm``).
         options: more command-line options of ``nbgrader autograde``.
+        warm: a :class:`~resnets_kit.classgrade.warm.WarmWorker` that runs the autograde in a
+            fork of its warm process; None: a fresh ``nbgrader`` command.
 
     Returns:
         The student's result and nbgrader's output.
+
+    Raises:
+        RuntimeError: the warm worker died (see :meth:`WarmWorker.autograde`).
     """
     start = time.monotonic()
-    returncode, log = run_limited(
-        [
-            *wrapper,
-            sys.executable,
-            "-m",
-            "nbgrader",
-            "autograde",
-            ASSIGNMENT,
-            "--student",
-            student_id,
-            "--force",
-            *options,
-        ],
-        course_root,
-        timeout,
-    )
+    args = ["autograde", ASSIGNMENT, "--student", student_id, "--force", *options]
+    if warm is not None:
+        returncode, log = warm.autograde(args, course_root, timeout)
+    else:
+        returncode, log = run_limited(
+            [*wrapper, sys.executable, "-m", "nbgrader", *args], course_root, timeout
+        )
     seconds = time.monotonic() - start
     folder = course_root / "autograded" / student_id / ASSIGNMENT
     autograded = folder / NOTEBOOK_NAME

@@ -21,7 +21,7 @@ from resnets_kit.grader.checks import check_records, structure_model
 from resnets_kit.grader.limits import CHECK_TIMEOUT, DEFAULT_MEMORY_LIMIT
 from resnets_kit.grader.outcomes import GradingError, Outcome
 from resnets_kit.grader.plan import CellCheck, grading_plan
-from resnets_kit.grader.process import Watched, run_watched
+from resnets_kit.grader.process import Watched, fork_watched, run_watched
 
 
 def check_main(records_path: Path, out_path: Path) -> int:
@@ -82,6 +82,19 @@ def serve_main(folder: Path) -> int:
         _write_atomically(folder / f"outcome-{number - 1}.json", {k: vars(v) for k, v in outcomes.items()})
 
 
+#: Whether a :class:`Checker` forks this process instead of starting a fresh Python
+#: (:func:`fork_checks`).
+_FORK = {"enabled": False}
+
+
+def fork_checks(enabled: bool = True) -> None:
+    """From now on, start each check process as a fork of this one (which must have imported
+    TensorFlow, ``public_tests`` and the checks, and must never run student code): what a warm
+    grading worker does (:mod:`resnets_kit.classgrade.warm`). A check process is forked only
+    while this process has one thread; otherwise it is started fresh as before."""
+    _FORK["enabled"] = enabled
+
+
 class Checker:
     """The check process, started before the sandbox so that both start TensorFlow at once.
 
@@ -117,14 +130,24 @@ class Checker:
             "from resnets_kit.grader.cli import main; sys.exit(main(sys.argv[1:]))"
         )
         command = [sys.executable, "-I", "-c", boot, "serve", str(self.folder)]
-        self._thread = threading.Thread(
-            target=lambda: self._watched.append(
-                run_watched(
+        if _FORK["enabled"] and threading.active_count() == 1:
+            # A warm worker (resnets_kit.classgrade.warm) has imported TensorFlow and the checks:
+            # a fork of it starts checking at once, instead of importing them again (no student
+            # code has run in this process).
+            _, watch = fork_watched(
+                lambda: serve_main(self.folder),
+                cwd=self.folder,
+                deadline=lambda: self._limit,
+                memory_limit=memory_limit,
+            )
+        else:
+
+            def watch():
+                return run_watched(
                     command, cwd=self.folder, env=env, deadline=lambda: self._limit, memory_limit=memory_limit
                 )
-            ),
-            daemon=True,
-        )
+
+        self._thread = threading.Thread(target=lambda: self._watched.append(watch()), daemon=True)
         self._thread.start()
 
     def _hand_over(self, job: dict) -> int:
