@@ -61,8 +61,14 @@ def run_batch(
 
 def write_class(kind: str, size: int, pristine: Path, submissions: Path) -> None:
     """Write the class's notebooks in nbgrader's layout (see the module's docstring)."""
+    import sys
+
     import nbformat
 
+    from resnets_kit import REPO_ROOT
+
+    if str(REPO_ROOT) not in sys.path:  # run as a script: qa/ sits at the repository's root
+        sys.path.insert(0, str(REPO_ROOT))
     from qa import hostile, mistakes
     from resnets_kit.grader.isolation import isolation_available
 

@@ -18,10 +18,11 @@ from pathlib import Path
 from resnets_kit import REPO_ROOT
 from resnets_kit.assignment import EXERCISES
 from resnets_kit.grader.checks import check_records, structure_model
+from resnets_kit.grader.forked import fork_watched
 from resnets_kit.grader.limits import CHECK_TIMEOUT, DEFAULT_MEMORY_LIMIT
 from resnets_kit.grader.outcomes import GradingError, Outcome
 from resnets_kit.grader.plan import CellCheck, grading_plan
-from resnets_kit.grader.process import Watched, fork_watched, run_watched
+from resnets_kit.grader.process import Watched, run_watched
 
 
 def check_main(records_path: Path, out_path: Path) -> int:
