@@ -31,6 +31,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from resnets_kit.classgrade import warm as warm_worker
 from resnets_kit.classgrade.reports import (
     csv_rows,
     generate_feedback,
@@ -43,7 +44,6 @@ from resnets_kit.classgrade.student import (
     DEFAULT_TIMEOUT,
     Result,
     autograde_student,
-    nbgrader_env,
     place_submission,
 )
 from resnets_kit.classgrade.submissions import (
@@ -142,20 +142,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def start_warm_worker():
-    """A :class:`~resnets_kit.classgrade.warm.WarmWorker` with nbgrader's environment, or None
-    (with a warning) where none can start: the class is then graded with fresh commands."""
-    from resnets_kit.classgrade import warm
-
-    if not warm.available():
-        return None
-    try:
-        return warm.WarmWorker(env=nbgrader_env())
-    except RuntimeError as err:
-        print(f"warning: {err}; grading without a warm worker", file=sys.stderr)
-        return None
-
-
 def grade_class(
     submissions: Path,
     course_root: Path,
@@ -244,7 +230,7 @@ def grade_class(
 
     try:
         if workers == 1 and not scheduler:
-            worker = start_warm_worker() if warm and to_grade else None
+            worker = warm_worker.start() if warm and to_grade else None
             try:
                 for student_id in to_grade:
                     progress.set_postfix_str(student_id)

@@ -143,15 +143,13 @@ def _warm_worker():
     """This process's :class:`~resnets_kit.classgrade.warm.WarmWorker`, started on first use and
     again after it died; None where none can start (the job is then graded cold)."""
     from resnets_kit.classgrade import warm
-    from resnets_kit.classgrade.student import nbgrader_env
 
-    worker = _WARM.get(os.getpid())
-    if worker is None and warm.available():
-        try:
-            worker = _WARM[os.getpid()] = warm.WarmWorker(env=nbgrader_env())
-        except RuntimeError:
-            worker = None
-    return worker
+    if os.getpid() not in _WARM:
+        worker = warm.start()
+        if worker is None:
+            return None
+        _WARM[os.getpid()] = worker
+    return _WARM[os.getpid()]
 
 
 def grade_job(

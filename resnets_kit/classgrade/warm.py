@@ -42,6 +42,20 @@ def available() -> bool:
     return hasattr(os, "fork") and sys.platform.startswith("linux")
 
 
+def start():
+    """A :class:`WarmWorker` with nbgrader's environment, or None where none can start (no fork
+    here, or its server failed: the cause is printed on stderr); the caller then grades cold."""
+    if not available():
+        return None
+    from resnets_kit.classgrade.student import nbgrader_env
+
+    try:
+        return WarmWorker(env=nbgrader_env())
+    except RuntimeError as err:
+        print(f"warning: {err}; grading without a warm worker", file=sys.stderr)
+        return None
+
+
 def _die_with_parent() -> None:
     """Have the kernel kill this process when the thread that started it ends (Linux)."""
     import ctypes
