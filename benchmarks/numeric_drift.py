@@ -12,6 +12,11 @@ settings, and the tolerance each needs: the smallest ``t`` with ``|received - ex
 |expected|`` everywhere (the value checks use ``numpy.isclose`` with ``atol=ATOL`` and
 ``rtol=RTOL``).
 
+Per setting, also the largest difference between ``model.predict(x)`` and ``model(x,
+training=False)`` of the reference ResNet50 (BatchNorm's moving statistics set from a batch of
+32 random images, 8 other images, 3 seeds): the traced ``predict`` and the eager call take
+different kernels, and ``tests/test_inference.py`` holds them to the value checks' tolerance.
+
 Last, for each block mistake of the catalogue (``qa.mistakes``) that runs and keeps the
 output shape, the tolerance that would let its values pass (largest over the public cases): the
 value checks alone catch it when that exceeds the tolerance in force.
@@ -71,7 +76,31 @@ def _child(out: Path, threads: int) -> None:
         function = solution[suite.split()[1]]
         for case in cases:
             outputs[f"{suite}: {case['name']}"] = public_tests.run_block(function, case).tolist()
-    out.write_text(json.dumps(outputs))
+    out.write_text(json.dumps({"outputs": outputs, "inference": inference_drift(solution["ResNet50"])}))
+
+
+def inference_drift(resnet50, seeds: int = 3) -> float:
+    """The largest absolute difference between the probabilities of ``model.predict(x)`` and of
+    ``model(x, training=False)`` over ``seeds`` seeded ResNet50s (64x64x3, 6 classes), whose
+    BatchNorm moving statistics are those of 32 random images (as after the notebook's
+    recalibration), on 8 other random images in [0, 1]."""
+    import keras
+
+    worst = 0.0
+    for seed in range(seeds):
+        keras.utils.set_random_seed(seed)
+        model = resnet50(input_shape=(64, 64, 3), classes=6)
+        rng = np.random.default_rng(seed)
+        batchnorms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+        for layer in batchnorms:
+            layer.momentum = 0.0
+        model(rng.random((32, 64, 64, 3), dtype=np.float32), training=True)
+        for layer in batchnorms:
+            layer.momentum = 0.99
+        x = rng.random((8, 64, 64, 3), dtype=np.float32)
+        by_predict = model.predict(x, verbose=0)
+        worst = max(worst, float(np.max(np.abs(model(x, training=False).numpy() - by_predict))))
+    return worst
 
 
 def needed_tolerance(received, expected) -> float:
@@ -103,8 +132,8 @@ def _references() -> dict[str, list]:
     return references
 
 
-def _run_settings(threads: list[int]) -> dict[str, dict[str, list]]:
-    settings = {}
+def _run_settings(threads: list[int]) -> tuple[dict[str, dict[str, list]], dict[str, float]]:
+    settings, inference = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for onednn, n in itertools.product(("0", "1"), threads):
             label = f"oneDNN={onednn}, {n} thread{'s' if n > 1 else ''}"
@@ -113,9 +142,10 @@ def _run_settings(threads: list[int]) -> dict[str, dict[str, list]]:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
             command = [sys.executable, __file__, "--child", str(out), "--child-threads", str(n)]
             subprocess.run(command, env=env, cwd=ROOT, check=True)
-            settings[label] = json.loads(out.read_text())
+            data = json.loads(out.read_text())
+            settings[label], inference[label] = data["outputs"], data["inference"]
             print(f"ran the reference solution with {label}", flush=True)
-    return settings
+    return settings, inference
 
 
 def _mistake_tolerances() -> list[tuple[str, float | None]]:
@@ -165,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import test_utils
 
-    settings = _run_settings(args.threads)
+    settings, inference = _run_settings(args.threads)
     references = _references()
     labels = list(settings)
     print(f"\ntolerances in force: rtol={test_utils.RTOL}, atol={test_utils.ATOL}\n")
@@ -200,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"largest tolerance needed across the settings on the larger cases: {worst_stress:.3g}")
     largest = max(worst, worst_stress)
     print(f"margin of the tolerance in force: {tolerance / largest:.0f}x" if largest else "no drift at all")
+    print(
+        "\nResNet50, predict against a call with training=False (largest |difference| of the probabilities):"
+    )
+    for label, drift in inference.items():
+        print(f"  {label}: {drift:.3g}")
 
     print("\nblock mistakes of the catalogue: the tolerance their values need (public cases)")
     smallest = None

@@ -32,7 +32,11 @@ The networks:
 
 Settings variants of ours (see :data:`VARIANTS`): ``ours_bf16`` (Keras ``mixed_bfloat16``
 policy), ``ours_xla`` (``jit_compile=True``), ``ours_bs64`` (batch 64), ``ours_1thread`` (one
-intra-op thread), ``ours_onednn_off`` (``TF_ENABLE_ONEDNN_OPTS=0``), ``ours_prebuilt`` (Adam's
+intra-op thread), ``ours_onednn_off`` (``TF_ENABLE_ONEDNN_OPTS=0``), ``ours_tf_default``
+(``TF_ENABLE_ONEDNN_OPTS`` unset, where every other Keras run gets the notebook's settings,
+``test_utils.tensorflow_environment()``), ``ours_fusedbn`` and ``ours_bf16_fusedbn``
+(BatchNorm as TensorFlow's ``FusedBatchNormV3``, in float32 and with ``mixed_bfloat16``),
+``ours_prebuilt`` (Adam's
 variables created before ``fit``, as the notebook does: one trace of the training step instead
 of two), ``torch_bf16`` (PyTorch ``autocast(bfloat16)``). ``--baseline NAME`` takes the ratios to another variant, and
 ``--summarize FILE`` prints the table of a ``--json-out`` file again.
@@ -51,7 +55,7 @@ from dataclasses import dataclass, field
 
 from resnets_kit import REPO_ROOT
 
-__all__ = ["VARIANTS", "Variant", "main", "run_variant", "summarize", "torch_resnet50"]
+__all__ = ["VARIANTS", "Variant", "keras_model", "main", "run_variant", "summarize", "torch_resnet50"]
 
 #: Image side and number of classes of SIGNS.
 IMAGE_SIZE, CLASSES = 64, 6
@@ -67,9 +71,12 @@ class Variant:
         batch_size: images per training step.
         options: extra settings: ``policy`` (a Keras dtype policy name), ``jit_compile``
             (bool), ``intra_threads`` (int), ``build_optimizer`` (bool: create the optimizer's
-            variables before ``fit``, so that the training step is traced once), ``autocast_bf16``
-            (bool, PyTorch).
-        env: environment variables of the run's process (read when TensorFlow loads).
+            variables before ``fit``, so that the training step is traced once),
+            ``fused_batchnorm`` (bool: BatchNorm as ``FusedBatchNormV3``, ``fused_batchnorm.py``),
+            ``autocast_bf16`` (bool, PyTorch).
+        env: environment variables of the run's process (read when TensorFlow loads), on top of
+            the notebook's (``test_utils.tensorflow_environment()``, which every Keras run gets);
+            ``None`` removes a variable.
         about: one line for the table.
     """
 
@@ -102,6 +109,24 @@ VARIANTS: dict[str, Variant] = {
     "ours_onednn_off": Variant(
         "keras", "ours", "ours, TF_ENABLE_ONEDNN_OPTS=0 (Eigen kernels)", env={"TF_ENABLE_ONEDNN_OPTS": "0"}
     ),
+    "ours_fusedbn": Variant(
+        "keras",
+        "ours",
+        "ours, BatchNorm as TensorFlow's FusedBatchNormV3 (fused_batchnorm.py)",
+        options={"fused_batchnorm": True},
+    ),
+    "ours_bf16_fusedbn": Variant(
+        "keras",
+        "ours",
+        "ours, mixed_bfloat16 policy and FusedBatchNormV3",
+        options={"policy": "mixed_bfloat16", "fused_batchnorm": True},
+    ),
+    "ours_tf_default": Variant(
+        "keras",
+        "ours",
+        "ours, TF_ENABLE_ONEDNN_OPTS unset (TensorFlow's own choice: Eigen on AVX2-only processors)",
+        env={"TF_ENABLE_ONEDNN_OPTS": None},
+    ),
 }
 
 DEFAULT_VARIANTS = ("ours", "keras_apps", "torch")
@@ -116,17 +141,24 @@ def _data(n: int, seed: int = 0):
     return x, labels
 
 
-def _run_keras(variant: Variant, n_train: int, epochs: int) -> dict:
+def keras_model(variant: Variant):
+    """The compiled Keras model of a Keras variant: its thread count and dtype policy set, seed 0,
+    Adam(1e-3) and the categorical cross-entropy (Adam's variables built now when the variant
+    says so). Changes this process's Keras settings (the policy): one variant per process."""
     opts = variant.options
     if "intra_threads" in opts:
         import tensorflow as tf
 
         tf.config.threading.set_intra_op_parallelism_threads(opts["intra_threads"])
     import keras
-    import numpy as np
 
     if "policy" in opts:
         keras.mixed_precision.set_global_policy(opts["policy"])
+    if opts.get("fused_batchnorm"):
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import fused_batchnorm
+
+        fused_batchnorm.install()
     keras.utils.set_random_seed(0)
     if variant.model == "ours":
         from resnets_kit.solution import load_solution
@@ -143,6 +175,14 @@ def _run_keras(variant: Variant, n_train: int, epochs: int) -> dict:
     )
     if opts.get("build_optimizer"):
         model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def _run_keras(variant: Variant, n_train: int, epochs: int) -> dict:
+    import keras
+    import numpy as np
+
+    model = keras_model(variant)
     x, labels = _data(n_train)
     y = np.eye(CLASSES, dtype=np.float32)[labels]
     marks: dict[str, float] = {}
@@ -307,7 +347,10 @@ def run_variant(name: str, n_train: int = 1080, epochs: int = 1) -> dict:
 def _child(name: str, n_train: int, epochs: int, python: str) -> dict:
     command = [python, os.path.abspath(__file__), "--child", name, "--n-train", str(n_train)]
     command += ["--epochs", str(epochs)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **VARIANTS[name].env}
+    from test_utils import tensorflow_environment
+
+    env = {**tensorflow_environment(), **os.environ, **VARIANTS[name].env}
+    env = {key: value for key, value in env.items() if value is not None}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO_ROOT)
     if done.returncode != 0:

@@ -128,3 +128,25 @@ def test_the_varied_class_of_the_class_grading_benchmark(tmp_path):
             assert len(changed) == 1, (student_id, changed)
             functions.update(changed)
     assert functions == {"identity_block", "convolutional_block", "ResNet50"}
+
+
+def test_numeric_drift_measures_how_far_predict_and_a_call_are_apart(solution):
+    """The drift of the reference ResNet50 is below the value checks' tolerance; a model whose
+    ``predict`` differs from its call by 0.01 is measured as 0.01."""
+    drift = _load("numeric_drift").inference_drift
+    import keras
+
+    measured = drift(solution["ResNet50"], seeds=1)
+    assert measured < 1e-4
+
+    class Shifted(keras.Model):
+        def predict(self, x, **kwargs):
+            return super().predict(x, **kwargs) + 0.01
+
+    def shifted(input_shape, classes):
+        inputs = keras.Input(input_shape)
+        x = keras.layers.BatchNormalization()(keras.layers.Conv2D(2, 3)(inputs))
+        outputs = keras.layers.Dense(classes, activation="softmax")(keras.layers.Flatten()(x))
+        return Shifted(inputs, outputs)
+
+    assert drift(shifted, seeds=1) == pytest.approx(0.01, abs=1e-6)

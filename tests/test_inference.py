@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from resnets_utils import predict_image
+from test_utils import ATOL
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +40,13 @@ def trained_like(solution):
 
 
 def test_predict_and_a_call_with_training_false_give_the_same_probabilities(trained_like):
+    """The same within the value checks' tolerance (``test_utils.ATOL``): the traced ``predict``
+    and the eager call take different kernels, and ``python benchmarks/numeric_drift.py``
+    measures how far apart they are (up to about 1.4e-5 with oneDNN on)."""
     model, _, x = trained_like
     by_predict = model.predict(x, verbose=0)
     by_call = model(x, training=False).numpy()
-    np.testing.assert_allclose(by_call, by_predict, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(by_call, by_predict, rtol=0, atol=ATOL)
     np.testing.assert_allclose(by_predict.sum(axis=1), 1.0, atol=1e-5)
 
 
@@ -53,7 +57,7 @@ def test_the_own_image_helper_gives_the_probabilities_of_predict(trained_like, t
         path = tmp_path / f"sign_{i}.png"
         Image.fromarray(image).save(path)
         probs, predicted = predict_image(model, path)
-        np.testing.assert_allclose(probs, by_predict[i], rtol=0, atol=1e-5, err_msg=f"image {i}")
+        np.testing.assert_allclose(probs, by_predict[i], rtol=0, atol=ATOL, err_msg=f"image {i}")
         assert predicted == int(by_predict[i].argmax())
 
 

@@ -359,3 +359,40 @@ def test_a_block_that_raises_inside_resnet50_is_named_in_one_line():
     )
     with pytest.raises(PublicTestFailure, match="^ResNet50: `identity_block` fails its own checks above"):
         public_tests.ResNet50_test(namespace["ResNet50"])
+
+
+@pytest.mark.parametrize("chosen", [None, "0"])
+def test_tensorflow_is_imported_with_onednn_on_x86_unless_the_user_chose(chosen):
+    """``import_tensorflow`` (the notebook's import through ``public_tests``, the sandbox's, the
+    check process's) turns oneDNN's kernels on for x86-64 processors, where TensorFlow's own
+    policy leaves AVX2 processors on Eigen's; a value the user set is kept; nothing reaches
+    stderr."""
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    from resnets_kit import REPO_ROOT
+
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL")}
+    if chosen is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = chosen
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    code = (
+        "from test_utils import import_tensorflow; import_tensorflow(); import os;"
+        "from tensorflow.python.util import _pywrap_util_port as port;"
+        "print(port.IsMklEnabled(), os.environ.get('TF_ENABLE_ONEDNN_OPTS', '-'), os.environ['TF_CPP_MIN_LOG_LEVEL'])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    enabled, value, level = done.stdout.split()
+    assert level == "2"
+    if chosen is not None:
+        assert (enabled, value) == ("False", chosen)
+    elif platform.machine().lower() in ("x86_64", "amd64"):
+        assert (enabled, value) == ("True", "1")
+    else:  # ARM: TensorFlow's own choice
+        assert value == "-"
