@@ -1,6 +1,10 @@
-"""Shared fixtures: the reference solution, read from the source notebook once per test session."""
+"""Shared fixtures: the reference solution, read from the source notebook once per test session,
+and the scripts of ``benchmarks/`` as modules."""
 
 from __future__ import annotations
+
+import importlib.util
+import sys
 
 import pytest
 
@@ -15,3 +19,21 @@ def solution() -> dict:
     from resnets_kit.solution import load_solution
 
     return load_solution()
+
+
+def _load_benchmark(name: str):
+    from resnets_kit import REPO_ROOT
+
+    path = REPO_ROOT / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def load_benchmark():
+    """``load_benchmark(name)``: the script ``benchmarks/<name>.py`` imported as a module (the
+    folder is not a package; each call imports it afresh)."""
+    return _load_benchmark

@@ -4,27 +4,14 @@ test here asserts a speed.)"""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
 
-from resnets_kit import REPO_ROOT
 from resnets_kit.solution import SOURCE_NOTEBOOK, _cells_by_id
 
 
-def _load(name: str):
-    path = REPO_ROOT / "benchmarks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def apm():
-    return _load("accuracy_per_minute")
+def apm(load_benchmark):
+    return load_benchmark("accuracy_per_minute")
 
 
 def test_accuracy_per_minute_finds_the_recipe(apm):
@@ -56,20 +43,22 @@ def test_accuracy_per_minute_summary(apm):
 
 
 @pytest.mark.slow
-def test_first_test_latency_runs_the_first_public_test():
-    latency = _load("first_test_latency")
+def test_first_test_latency_runs_the_first_public_test(load_benchmark):
+    latency = load_benchmark("first_test_latency")
     times = latency.run_once(latency.NOTEBOOKS / "Residual_Networks_solution.ipynb")
     assert 0 < times["kernel_s"] < times["setup_s"] < times["first_test_s"]
     assert "identity_block" in times["result"] and "passed" in times["result"]
 
 
-def test_export_footprint_grades_the_reference_and_a_notebook_with_a_mistake_per_function(tmp_path):
+def test_export_footprint_grades_the_reference_and_a_notebook_with_a_mistake_per_function(
+    tmp_path, load_benchmark
+):
     import nbformat
 
     from qa import mistakes
     from resnets_kit.solution import solution_sources
 
-    footprint = _load("export_footprint")
+    footprint = load_benchmark("export_footprint")
     books = footprint.notebooks(tmp_path)
     assert set(books) == {"reference", "one mistake per function"}
     reference = solution_sources()
@@ -90,7 +79,7 @@ def test_export_footprint_grades_the_reference_and_a_notebook_with_a_mistake_per
     assert {mistakes.get(n).function for n in footprint.MISTAKES} == functions
 
 
-def test_the_varied_class_of_the_class_grading_benchmark(tmp_path):
+def test_the_varied_class_of_the_class_grading_benchmark(tmp_path, load_benchmark):
     """20 submissions: references, catalogue mistakes that each change their function's cell, and
     hostile ones; every file a notebook nbformat validates."""
     import nbformat
@@ -98,7 +87,7 @@ def test_the_varied_class_of_the_class_grading_benchmark(tmp_path):
     from resnets_kit import course
     from resnets_kit.grader.isolation import isolation_available
 
-    bench = _load("class_grading")
+    bench = load_benchmark("class_grading")
     pristine = course.fresh_course(tmp_path / "pristine")
     (pristine / "source" / course.ASSIGNMENT).mkdir(parents=True, exist_ok=True)
     source = pristine / "source" / course.ASSIGNMENT / course.NOTEBOOK_NAME
@@ -130,10 +119,10 @@ def test_the_varied_class_of_the_class_grading_benchmark(tmp_path):
     assert functions == {"identity_block", "convolutional_block", "ResNet50"}
 
 
-def test_numeric_drift_measures_how_far_predict_and_a_call_are_apart(solution):
+def test_numeric_drift_measures_how_far_predict_and_a_call_are_apart(solution, load_benchmark):
     """The drift of the reference ResNet50 is below the value checks' tolerance; a model whose
     ``predict`` differs from its call by 0.01 is measured as 0.01."""
-    drift = _load("numeric_drift").inference_drift
+    drift = load_benchmark("numeric_drift").inference_drift
     import keras
 
     measured = drift(solution["ResNet50"], seeds=1)

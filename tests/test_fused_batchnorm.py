@@ -4,26 +4,16 @@ Keras where it does not apply, and is removed after its block. (No test asserts 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import numpy as np
 import pytest
 
-from resnets_kit import REPO_ROOT
-
 
 @pytest.fixture(scope="module")
-def fused():
+def fused(load_benchmark):
     from test_utils import import_tensorflow
 
     import_tensorflow()
-    path = REPO_ROOT / "benchmarks" / "fused_batchnorm.py"
-    spec = importlib.util.spec_from_file_location("benchmarks_fused_batchnorm", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("fused_batchnorm")
 
 
 def _layer(shape, **kwargs):

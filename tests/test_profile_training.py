@@ -3,22 +3,12 @@ type and direction, the oneDNN log's sums, and the table. (No test asserts a spe
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
-
-from resnets_kit import REPO_ROOT
 
 
 @pytest.fixture(scope="module")
-def profiler():
-    path = REPO_ROOT / "benchmarks" / "profile_training.py"
-    spec = importlib.util.spec_from_file_location("benchmarks_profile_training", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def profiler(load_benchmark):
+    return load_benchmark("profile_training")
 
 
 @pytest.fixture(scope="module")
