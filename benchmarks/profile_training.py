@@ -173,11 +173,7 @@ def table(results: dict[str, dict]) -> str:
 
 
 def _child(name: str, steps: int, onednn: bool) -> dict:
-    from test_utils import tensorflow_environment
-
-    env = {**tensorflow_environment(), **os.environ, **throughput.VARIANTS[name].env}
-    env = {k: v for k, v in env.items() if v is not None}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(throughput.REPO_ROOT), env.get("PYTHONPATH")]))
+    env = throughput.child_env(name)
     command = [sys.executable, os.path.abspath(__file__), "--child", name, "--steps", str(steps)]
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=throughput.REPO_ROOT)
     if done.returncode != 0:

@@ -55,7 +55,16 @@ from dataclasses import dataclass, field
 
 from resnets_kit import REPO_ROOT
 
-__all__ = ["VARIANTS", "Variant", "keras_model", "main", "run_variant", "summarize", "torch_resnet50"]
+__all__ = [
+    "VARIANTS",
+    "Variant",
+    "child_env",
+    "keras_model",
+    "main",
+    "run_variant",
+    "summarize",
+    "torch_resnet50",
+]
 
 #: Image side and number of classes of SIGNS.
 IMAGE_SIZE, CLASSES = 64, 6
@@ -344,14 +353,22 @@ def run_variant(name: str, n_train: int = 1080, epochs: int = 1) -> dict:
     return {"variant": name, "n_train": n_train, **run(variant, n_train, epochs)}
 
 
-def _child(name: str, n_train: int, epochs: int, python: str) -> dict:
-    command = [python, os.path.abspath(__file__), "--child", name, "--n-train", str(n_train)]
-    command += ["--epochs", str(epochs)]
+def child_env(name: str) -> dict[str, str]:
+    """The environment of a variant's run: the notebook's TensorFlow settings
+    (``test_utils.tensorflow_environment()``) where this process's environment does not set them,
+    then the variant's own (``None`` removes a variable), and the repository on ``PYTHONPATH``."""
     from test_utils import tensorflow_environment
 
     env = {**tensorflow_environment(), **os.environ, **VARIANTS[name].env}
     env = {key: value for key, value in env.items() if value is not None}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def _child(name: str, n_train: int, epochs: int, python: str) -> dict:
+    command = [python, os.path.abspath(__file__), "--child", name, "--n-train", str(n_train)]
+    command += ["--epochs", str(epochs)]
+    env = child_env(name)
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO_ROOT)
     if done.returncode != 0:
         raise RuntimeError(f"variant {name} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
